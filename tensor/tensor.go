@@ -12,7 +12,7 @@ var ErrShape = errors.New("tensor: invalid shape")
 
 // MaxElements is the largest element count a Tensor may hold. It keeps
 // shape arithmetic far from integer overflow on every platform.
-const MaxElements = 1 << 40
+const MaxElements = math.MaxInt / 16
 
 // Tensor is a dense, contiguous float32 array with a shape.
 //
