@@ -1,0 +1,236 @@
+package upscaler
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+
+	"github.com/upscaler-go/upscaler/nn"
+	"github.com/upscaler-go/upscaler/tensor"
+	"github.com/upscaler-go/upscaler/tile"
+)
+
+// Upscale enlarges input by the model's scale. input is an image.Image,
+// encoded image bytes ([]byte or io.Reader), a file path or data: URI
+// (string), or a tensor (*tensor.Tensor or Uint8Tensor) of shape [h, w, 3]
+// or [1, h, w, 3] with values 0..255; see the package documentation. The
+// output is always exactly the input's size times the scale.
+func (u *Upscaler) Upscale(ctx context.Context, input any, opts *Options) (*Result, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	cctx, c, model, err := u.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer u.end(c)
+	if cctx.Err() != nil {
+		return nil, stopError(ctx, cctx)
+	}
+	res, err := u.upscale(cctx, model, input, opts)
+	if err != nil && cctx.Err() != nil {
+		return nil, stopError(ctx, cctx)
+	}
+	return res, err
+}
+
+func (u *Upscaler) upscale(ctx context.Context, model *nn.Model, input any, opts *Options) (*Result, error) {
+	maxPixels := opts.MaxPixels
+	if maxPixels <= 0 {
+		maxPixels = defaultLimits.MaxPixels
+	}
+	rgb, alpha, err := decodeInput(input, maxPixels)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := u.plan(rgb.Shape[1], rgb.Shape[0], opts)
+	if err != nil {
+		return nil, err
+	}
+	out, err := u.run(ctx, model, rgb, plan, opts.Progress, opts.ProgressOutput)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Tensor: out}
+	if alpha != nil {
+		if res.Alpha, err = u.upscaleAlpha(ctx, model, alpha, plan, opts.Alpha); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// plan is how one image is cut into model runs.
+type plan struct {
+	patches []tile.Patch
+	// pad is the size each window is padded to on the right and bottom
+	// (a fixed input size or a divisor multiple); 0 means no padding.
+	padTo     func(w, h int) (int, int)
+	patchMode bool // report progress
+}
+
+// plan checks the options against the model and cuts a w×h image.
+func (u *Upscaler) plan(w, h int, opts *Options) (*plan, error) {
+	d := &u.def
+	patch, padding := opts.PatchSize, opts.Padding
+	if patch < 0 || padding < 0 {
+		return nil, fmt.Errorf("%w: patch size %d and padding %d must not be negative", ErrOptions, patch, padding)
+	}
+	if d.InputSize > 0 {
+		if patch > 0 && patch != d.InputSize {
+			u.log.Warn("patch size ignored: the model takes a fixed input size", "patchSize", patch, "inputSize", d.InputSize)
+		}
+		patch = d.InputSize
+	} else if patch > 0 && d.Divisor > 1 {
+		if r := tile.RoundUp(patch, d.Divisor); r != patch {
+			u.log.Warn("patch size rounded up to a multiple of the model's divisibility factor", "patchSize", patch, "divisor", d.Divisor, "rounded", r)
+			patch = r
+		}
+	}
+	seamless := false
+	if patch > 0 && opts.AutoPadding {
+		padding, seamless = u.autoPadding(patch)
+	}
+	switch {
+	case opts.PatchSize > 0 && padding == 0 && !opts.AutoPadding:
+		u.log.Warn("patch size set without padding: seams may show between patches; set a padding or use auto padding", "patchSize", patch)
+	case opts.Progress != nil && patch == 0:
+		u.log.Warn("progress set without a patch size: it is only reported per patch", "hint", "set a patch size")
+	}
+	p := &plan{patchMode: patch > 0}
+	if patch == 0 {
+		p.patches = []tile.Patch{{Window: image.Rect(0, 0, w, h), Keep: image.Rect(0, 0, w, h)}}
+	} else {
+		grid, err := tile.Plan(w, h, patch, padding)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrOptions, err)
+		}
+		p.patches = grid.Patches
+		if seamless {
+			// The model takes any size, so give every kept region its full
+			// receptive radius of context, clipped to the image; windows at
+			// the image edge see the same zero padding an untiled pass sees.
+			bounds := image.Rect(0, 0, w, h)
+			for i := range p.patches {
+				k := p.patches[i].Keep
+				p.patches[i].Window = image.Rect(k.Min.X-padding, k.Min.Y-padding, k.Max.X+padding, k.Max.Y+padding).Intersect(bounds)
+			}
+		}
+	}
+	switch {
+	case d.InputSize > 0:
+		size := d.InputSize
+		p.padTo = func(int, int) (int, int) { return size, size }
+	case d.Divisor > 1:
+		div := d.Divisor
+		p.padTo = func(w, h int) (int, int) { return tile.RoundUp(w, div), tile.RoundUp(h, div) }
+	}
+	return p, nil
+}
+
+// autoPadding returns the padding for auto mode and whether it covers the
+// whole receptive field.
+func (u *Upscaler) autoPadding(patch int) (int, bool) {
+	r := int(math.Ceil(u.radius))
+	if 2*r < patch && u.def.InputSize == 0 {
+		return r, true
+	}
+	// The receptive field does not fit: a quarter of the patch keeps half
+	// of each window and gives far more context than a hard cut.
+	return max((patch-1)/4, 0), false
+}
+
+// run upscales a [h, w, 3] tensor of 0..255 values through the plan and
+// returns the [h·s, w·s, 3] output clipped to 0..255.
+func (u *Upscaler) run(ctx context.Context, model *nn.Model, img *tensor.Tensor, p *plan, progress func(Progress), withOutput bool) (*tensor.Tensor, error) {
+	h, w := img.Shape[0], img.Shape[1]
+	s := u.def.Scale
+	out := tensor.New(h*s, w*s, 3)
+	inScale := u.def.In().Max / 255
+	outMax := u.def.Out().Max
+	for i, pt := range p.patches {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+
+		// Copy the window, scaled into the model's input range and padded
+		// with zeros to the size the model needs.
+		win := pt.Window
+		ww, wh := win.Dx(), win.Dy()
+		pw, ph := ww, wh
+		if p.padTo != nil {
+			pw, ph = p.padTo(ww, wh)
+		}
+		in := tensor.New(ph, pw, 3)
+		for y := range wh {
+			src := img.Data[((win.Min.Y+y)*w+win.Min.X)*3:][:ww*3]
+			dst := in.Data[y*pw*3:][:ww*3]
+			for j, v := range src {
+				dst[j] = v * inScale
+			}
+		}
+
+		// Run the model.
+		var err error
+		if u.def.PreProcess != nil {
+			if in, err = u.def.PreProcess(in); err != nil {
+				return nil, fmt.Errorf("upscaler: pre-processing: %w", err)
+			}
+		}
+		pred, err := model.Run(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if u.def.PostProcess != nil {
+			if pred, err = u.def.PostProcess(pred); err != nil {
+				return nil, fmt.Errorf("upscaler: post-processing: %w", err)
+			}
+		}
+		ph2, pw2, pc, err := pred.HWC()
+		if err != nil || ph2 < wh*s || pw2 < ww*s || pc != 3 {
+			return nil, fmt.Errorf("upscaler: model %s returned shape %v for a %d×%d window; want at least [%d, %d, 3]", u.def.String(), pred.Shape, ww, wh, wh*s, ww*s)
+		}
+
+		// Keep the patch's own region, clipped to the output range and
+		// brought to 0..255.
+		keep := pt.Keep.Sub(win.Min)
+		var patchOut *tensor.Tensor
+		if withOutput && progress != nil {
+			patchOut = tensor.New(keep.Dy()*s, keep.Dx()*s, 3)
+		}
+		for y := keep.Min.Y * s; y < keep.Max.Y*s; y++ {
+			src := pred.Data[(y*pw2+keep.Min.X*s)*3:][:keep.Dx()*s*3]
+			oy := win.Min.Y*s + y
+			dst := out.Data[(oy*w*s+(win.Min.X+keep.Min.X)*s)*3:][:len(src)]
+			for j, v := range src {
+				dst[j] = toByteRange(v, outMax)
+			}
+			if patchOut != nil {
+				copy(patchOut.Data[(y-keep.Min.Y*s)*keep.Dx()*s*3:], dst)
+			}
+		}
+		if progress != nil && p.patchMode {
+			progress(Progress{
+				Fraction: float64(i+1) / float64(len(p.patches)), Index: i, Count: len(p.patches),
+				Row: pt.Row, Col: pt.Col, Window: pt.Window, Keep: pt.Keep, Output: patchOut,
+			})
+		}
+	}
+	return out, nil
+}
+
+// toByteRange clips v to [0, top], the model's output range, and maps it to
+// 0..255. NaN becomes 0, so the output is always finite.
+func toByteRange(v, top float32) float32 {
+	if !(v > 0) {
+		return 0
+	}
+	if v > top {
+		v = top
+	}
+	if top != 255 {
+		v *= 255 / top
+	}
+	return v
+}
