@@ -53,6 +53,7 @@ var (
 )
 
 func init() {
+	kernels = append(kernels, libraryKernels()...)
 	kernels = append(kernels, platformKernels()...)
 	current = kernels[len(kernels)-1]
 	if name := os.Getenv("UPSCALER_GEMM"); name != "" {
@@ -67,7 +68,9 @@ func init() {
 	}
 }
 
-// Kernels returns the kernels this CPU can run, slowest first.
+// Kernels returns the kernels this CPU and build can run: the Go kernel
+// first, then the OpenBLAS kernel when built with the openblas tag, then
+// the assembly kernels, fastest last. The last one is the default.
 func Kernels() []Kernel { return append([]Kernel(nil), kernels...) }
 
 // Lookup returns the kernel with the given name, or an error listing the
@@ -100,6 +103,16 @@ func check(m int, a []float32, lda int, b *Packed, c []float32, ldc int, ep Epil
 	}
 	if ep.Bias != nil && len(ep.Bias) < b.N {
 		panic(fmt.Sprintf("gemm: bias has %d elements, need %d", len(ep.Bias), b.N))
+	}
+}
+
+// checkPack panics if b cannot hold a k×n matrix.
+func checkPack(b []float32, k, n int) {
+	if k < 0 || n < 0 {
+		panic(fmt.Sprintf("gemm: negative matrix size %d×%d", k, n))
+	}
+	if len(b) < k*n {
+		panic(fmt.Sprintf("gemm: b has %d elements, need k·n = %d·%d = %d", len(b), k, n, k*n))
 	}
 }
 

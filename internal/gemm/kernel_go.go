@@ -13,6 +13,7 @@ const (
 func (goKernel) Name() string { return "go" }
 
 func (goKernel) Pack(b []float32, k, n int) *Packed {
+	checkPack(b, k, n)
 	panels := (n + goNR - 1) / goNR
 	data := make([]float32, panels*k*goNR)
 	for pn := 0; pn < panels; pn++ {
