@@ -223,6 +223,12 @@ func (m *Model) Run(ctx context.Context, in *tensor.Tensor) (*tensor.Tensor, err
 	if err != nil {
 		return nil, err
 	}
+	if m.output == 0 {
+		// The graph is only its input, so the output is a copy of it.
+		out := tensor.New(h, w, c)
+		copy(out.Data, in.Data)
+		return out, nil
+	}
 
 	st, _ := m.states.Get().(*state)
 	if st == nil {
@@ -233,7 +239,7 @@ func (m *Model) Run(ctx context.Context, in *tensor.Tensor) (*tensor.Tensor, err
 	st.refs = make([]int, len(m.steps))
 	defer func() {
 		for i, b := range st.bufs {
-			if b != nil && i != m.output {
+			if b != nil && i != 0 && i != m.output {
 				st.put(b)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -157,8 +158,9 @@ func readTarball(file string, keep func(name string) bool) (map[string][]byte, e
 // packagePath strips the top folder from a tarball entry name and rejects
 // names that are absolute or climb out of the package.
 func packagePath(name string) (string, error) {
-	clean := path.Clean(strings.ReplaceAll(name, `\`, "/"))
-	if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+	slashed := strings.ReplaceAll(name, `\`, "/")
+	clean := path.Clean(slashed)
+	if path.IsAbs(clean) || slices.Contains(strings.Split(slashed, "/"), "..") {
 		return "", fmt.Errorf("entry %q escapes the package folder", name)
 	}
 	_, rest, ok := strings.Cut(clean, "/")
