@@ -7,8 +7,8 @@ import (
 
 // HasAlpha reports whether any pixel of img is less than fully opaque.
 //
-// Images whose colour model cannot express transparency (gray, YCbCr, CMYK
-// and their 16-bit variants) return false without looking at pixels. For a
+// Images whose colour model cannot express transparency (8- and 16-bit
+// gray, YCbCr and CMYK) return false without looking at pixels. For a
 // paletted image only palette entries that some pixel uses count, and pixel
 // indices outside the palette are ignored. An *image.Uniform reports its
 // colour. Other image types are scanned pixel by pixel through At, which

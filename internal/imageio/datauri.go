@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"net/url"
 	"strings"
 )
@@ -66,7 +67,15 @@ func parseDataURI(uri string, maxBytes int64) ([]byte, error) {
 		}
 	}
 
-	// Step 2: normalise the payload to unpadded base64.
+	// Step 2: reject payloads too long to fit the limit even after removing
+	// whitespace and percent-encoding (at most 3 characters per base64
+	// character), before copying them.
+	if maxBytes < math.MaxInt64/16 && int64(len(payload)) > 3*(4*(maxBytes/3+1))+64 {
+		return nil, fmt.Errorf("%w: data URI has %d characters of data, too many for the limit of %d bytes (raise Limits.MaxBytes)",
+			ErrTooLarge, len(payload), maxBytes)
+	}
+
+	// Step 3: normalise the payload to unpadded base64.
 	if strings.Contains(payload, "%") {
 		unescaped, err := url.PathUnescape(payload)
 		if err != nil {
@@ -86,7 +95,7 @@ func parseDataURI(uri string, maxBytes int64) ([]byte, error) {
 		return nil, errors.New("data URI has no data after the comma")
 	}
 
-	// Step 3: check the decoded size before allocating it.
+	// Step 4: check the decoded size before allocating it.
 	encoding := base64.RawStdEncoding
 	if strings.ContainsAny(payload, "-_") {
 		encoding = base64.RawURLEncoding

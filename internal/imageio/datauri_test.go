@@ -75,6 +75,7 @@ func TestDecodeDataURIErrors(t *testing.T) {
 		{"truncated", "data:image/png;base64," + std[:len(std)/2], Limits{}, ErrCorrupt},
 		{"over byte limit", "data:image/png;base64," + std, Limits{MaxBytes: int64(len(png)) - 10}, ErrTooLarge},
 		{"over pixel limit", "data:image/png;base64," + std, Limits{MaxPixels: 47}, ErrTooLarge},
+		{"far over byte limit", "data:image/png;base64," + strings.Repeat("A", 10000), Limits{MaxBytes: 100}, ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,5 +122,21 @@ func TestDataURIErrors(t *testing.T) {
 	}
 	if _, err := DataURI(quadrants(0, 0)); err == nil {
 		t.Error("DataURI(0x0 image) succeeded, want error")
+	}
+}
+
+func TestDecodeDataURIAtByteLimit(t *testing.T) {
+	// Whitespace and percent-encoding make the text longer than plain
+	// base64, but only the decoded bytes count against MaxBytes.
+	png := encodeWith(t, PNG, quadrants(8, 6))
+	std := base64.StdEncoding.EncodeToString(png)
+	escaped := strings.NewReplacer("+", "%2B", "/", "%2F", "=", "%3D", "A", "A\n").Replace(std)
+	lim := Limits{MaxBytes: int64(len(png))}
+	if _, _, err := DecodeDataURI("data:image/png;base64,"+escaped, lim); err != nil {
+		t.Errorf("DecodeDataURI(%d bytes, escaped, MaxBytes %d) error: %v", len(png), lim.MaxBytes, err)
+	}
+	lim.MaxBytes--
+	if _, _, err := DecodeDataURI("data:image/png;base64,"+escaped, lim); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("DecodeDataURI(%d bytes, escaped, MaxBytes %d) error = %v, want ErrTooLarge", len(png), lim.MaxBytes, err)
 	}
 }

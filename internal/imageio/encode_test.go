@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"io"
 	"strings"
 	"testing"
 )
@@ -49,6 +50,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		// JPEG keeps each pixel's own colour and drops its alpha.
 		{"jpeg drops alpha", alpha, JPEG, 95, 8, quadrantColors, false},
 		{"webp lossy", opaque, WebP, 0, 40, quadrantColors, false},
+		{"webp lossy q1", opaque, WebP, 1, 60, quadrantColors, false},
 		{"webp lossy alpha", alpha, WebP, 80, 40, [4]color.Color{red, green, halfBlue, color.NRGBA{}}, false},
 		{"webp lossless", opaque, WebP, 100, 0, quadrantColors, true},
 		{"webp lossless alpha", alpha, WebP, 100, 0, [4]color.Color{red, green, halfBlue, clear}, true},
@@ -82,15 +84,20 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 }
 
-// checkSamePixels fails t unless got and want have the same non-premultiplied
-// colour at every pixel. Fully transparent pixels compare their alpha only,
-// because premultiplied storage cannot keep their colour.
+// checkSamePixels fails t unless got and want have the same size and the same
+// non-premultiplied colour at every pixel, matched by offset from each one's
+// bounds minimum. Fully transparent pixels compare their alpha only, because
+// premultiplied storage cannot keep their colour.
 func checkSamePixels(t *testing.T, name string, got, want image.Image) {
 	t.Helper()
 	b := want.Bounds()
+	if got.Bounds().Size() != b.Size() {
+		t.Fatalf("%s: size = %v, want %v", name, got.Bounds().Size(), b.Size())
+	}
+	shift := got.Bounds().Min.Sub(b.Min)
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
-			g := color.NRGBAModel.Convert(got.At(x, y)).(color.NRGBA)
+			g := color.NRGBAModel.Convert(got.At(x+shift.X, y+shift.Y)).(color.NRGBA)
 			w := color.NRGBAModel.Convert(want.At(x, y)).(color.NRGBA)
 			if w.A == 0 && g.A == 0 {
 				continue
@@ -219,5 +226,133 @@ func TestEncodeQualityChangesJPEGSize(t *testing.T) {
 	}
 	if def, q90 := size(0), size(DefaultQuality); def != q90 {
 		t.Errorf("Encode(jpeg) size at quality 0 = %d, at %d = %d, want equal", def, DefaultQuality, q90)
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	img := semiTransparent(256, 256)
+	// Add detail so the encoders have more than flat colour to compress.
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i+1] ^= byte(i * 31 / 7)
+	}
+	cases := []struct {
+		name    string
+		format  Format
+		quality int
+	}{
+		{"png", PNG, 0},
+		{"jpeg-90", JPEG, 90},
+		{"webp-90", WebP, 90},
+		{"webp-lossless", WebP, 100},
+	}
+	for _, c := range cases {
+		b.Run(c.name+"/256x256", func(b *testing.B) {
+			// The first WebP encode compiles the WebAssembly module, so
+			// encode once before timing.
+			if err := Encode(io.Discard, img, c.format, c.quality); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Encode(io.Discard, img, c.format, c.quality); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(256*256*b.N)/b.Elapsed().Seconds(), "px/s")
+		})
+	}
+}
+
+func TestEncodeWebPImageTypes(t *testing.T) {
+	// Lossless WebP must keep every pixel of each image type, including
+	// sizes whose rows are not a multiple of 4 bytes.
+	src := semiTransparent(20, 10)
+	paletted := image.NewPaletted(src.Bounds(), color.Palette{red, green, color.NRGBA{0, 0, 255, 128}, color.NRGBA{}})
+	gray := image.NewGray(src.Bounds())
+	rgba64 := image.NewRGBA64(src.Bounds())
+	for y := 0; y < 10; y++ {
+		for x := 0; x < 20; x++ {
+			paletted.Set(x, y, src.At(x, y))
+			gray.Set(x, y, src.At(x, y))
+			rgba64.Set(x, y, src.At(x, y))
+		}
+	}
+	tests := []struct {
+		name string
+		img  image.Image
+	}{
+		{"1x1", quadrants(2, 2).SubImage(image.Rect(1, 1, 2, 2))},
+		{"paletted", paletted},
+		{"gray", gray},
+		{"rgba64", rgba64},
+		{"ycbcr", func() image.Image {
+			img, _, err := DecodeBytes(encodeWith(t, JPEG, quadrants(20, 10)), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return img
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Encode(&buf, tt.img, WebP, 100); err != nil {
+				t.Fatalf("Encode(%s, webp) error: %v", tt.name, err)
+			}
+			got, _, err := Decode(&buf, Limits{})
+			if err != nil {
+				t.Fatalf("Decode(Encode(%s, webp)) error: %v", tt.name, err)
+			}
+			checkSamePixels(t, "webp "+tt.name, got, tt.img)
+		})
+	}
+}
+
+// failingWriter accepts n bytes and then fails.
+type failingWriter struct{ n int }
+
+var errWriterFull = errors.New("writer full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		written := w.n
+		w.n = 0
+		return written, errWriterFull
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+func TestEncodeWriterError(t *testing.T) {
+	img := quadrants(64, 64)
+	for _, f := range []Format{PNG, JPEG, GIF, WebP, BMP, TIFF} {
+		t.Run(string(f), func(t *testing.T) {
+			err := Encode(&failingWriter{n: 10}, img, f, 0)
+			if !errors.Is(err, errWriterFull) {
+				t.Errorf("Encode(%s) to a failing writer error = %v, want %v", f, err, errWriterFull)
+			}
+		})
+	}
+}
+
+func TestEncodeConcurrent(t *testing.T) {
+	img := quadrants(32, 24)
+	formats := []Format{PNG, JPEG, WebP, WebP, GIF, BMP, TIFF}
+	errs := make(chan error, len(formats))
+	for _, f := range formats {
+		go func() {
+			var buf bytes.Buffer
+			if err := Encode(&buf, img, f, 0); err != nil {
+				errs <- err
+				return
+			}
+			_, _, err := Decode(&buf, Limits{})
+			errs <- err
+		}()
+	}
+	for range formats {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Encode and Decode error: %v", err)
+		}
 	}
 }
