@@ -170,9 +170,9 @@ func fromImage(img image.Image) (rgb, alpha *tensor.Tensor) {
 }
 
 // hideTransparent replaces the colour of fully transparent pixels with the
-// alpha-weighted mean colour of the visible ones, so colour nobody can see
-// does not bleed into visible pixels through the model, and the result does
-// not depend on it.
+// alpha-weighted mean colour of the visible ones. Hidden colour then cannot
+// bleed into visible pixels through the model, and the result does not
+// depend on it.
 func hideTransparent(rgb, alpha *tensor.Tensor) {
 	var sum [3]float64
 	var weight float64

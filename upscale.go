@@ -61,13 +61,14 @@ func (u *Upscaler) upscale(ctx context.Context, model *nn.Model, input any, opts
 	return res, nil
 }
 
-// plan is how one image is cut into model runs.
+// plan lists the model runs that cover one image.
 type plan struct {
 	patches []tile.Patch
-	// pad is the size each window is padded to on the right and bottom
-	// (a fixed input size or a divisor multiple); 0 means no padding.
+	// padTo returns the size a w×h window is padded to on the right and
+	// bottom (a fixed input size or a multiple of the divisor); nil means
+	// windows run as they are.
 	padTo     func(w, h int) (int, int)
-	patchMode bool // report progress
+	patchMode bool // the image is cut into patches, so progress is reported
 }
 
 // plan checks the options against the model and cuts a w×h image.
@@ -108,9 +109,10 @@ func (u *Upscaler) plan(w, h int, opts *Options) (*plan, error) {
 		}
 		p.patches = grid.Patches
 		if seamless {
-			// The model takes any size, so give every kept region its full
-			// receptive radius of context, clipped to the image; windows at
-			// the image edge see the same zero padding an untiled pass sees.
+			// The model takes any size, so every kept region gets its full
+			// receptive radius of context, clipped to the image. Windows at
+			// the image edge then read the same zero padding as an untiled
+			// pass.
 			bounds := image.Rect(0, 0, w, h)
 			for i := range p.patches {
 				k := p.patches[i].Keep
