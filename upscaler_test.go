@@ -423,7 +423,7 @@ func TestConcurrentCalls(t *testing.T) {
 				i := (g + k) % len(imgs)
 				opts := &upscaler.Options{}
 				if k == 1 {
-					opts = &upscaler.Options{PatchSize: 16, AutoPadding: true}
+					opts = &upscaler.Options{PatchSize: 32, AutoPadding: true} // seamless for this model
 				}
 				r, err := u.Upscale(context.Background(), imgs[i], opts)
 				if err != nil {
