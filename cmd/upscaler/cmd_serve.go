@@ -31,7 +31,9 @@ and exits with status 0. Logs go to standard error.`,
 	f.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "TCP address to listen on, host:port")
 	f.IntVar(&cfg.Workers, "workers", server.DefaultWorkers, "upscale calls that run at once")
 	f.IntVar(&cfg.QueueLimit, "queue-limit", server.DefaultQueueLimit, "requests that may wait for a worker before 429 Too Many Requests; -1 for none")
-	f.IntVar(&cfg.Threads, "threads", 0, "goroutines per upscale call (default: the number of CPUs)")
+	f.StringVar(&cfg.WorkerMode, "worker-mode", server.WorkerInProcess, `where upscales run: "inproc" (goroutines of the server) or "process" (supervised worker processes)`)
+	f.Int64Var(&cfg.WorkerMemoryLimit, "worker-memory-limit", 0, "resident memory, in bytes, at which a worker process is killed and its request retried once; 0 for no limit")
+	f.IntVar(&cfg.Threads, "threads", 0, "goroutines per upscale call (default: the number of CPUs divided by --workers, at least 1)")
 	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body, in bytes")
 	f.Int64Var(&cfg.MaxPixels, "max-pixels", server.DefaultMaxPixels, "largest input, width × height in pixels")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", server.DefaultRequestTimeout, "time limit of one upscale, waiting in the queue included")
@@ -51,6 +53,10 @@ func runServe(ctx context.Context, cfg server.Config, s *streams) error {
 		return usagef("invalid --max-body-bytes %d: use a positive number of bytes", cfg.MaxBodyBytes)
 	case cfg.MaxPixels < 1:
 		return usagef("invalid --max-pixels %d: use a positive number of pixels", cfg.MaxPixels)
+	case cfg.WorkerMode != server.WorkerInProcess && cfg.WorkerMode != server.WorkerProcess:
+		return usagef("invalid --worker-mode %q: use %q or %q", cfg.WorkerMode, server.WorkerInProcess, server.WorkerProcess)
+	case cfg.WorkerMemoryLimit < 0:
+		return usagef("invalid --worker-memory-limit %d: use a number of bytes, or 0 for no limit", cfg.WorkerMemoryLimit)
 	}
 	for _, d := range []struct {
 		flag  string

@@ -389,6 +389,8 @@ func TestUpscaleUsageErrors(t *testing.T) {
 		{"pull unknown model", []string{"models", "pull", "esrgan-tiny"}, "esrgan-tiny"},
 		{"unknown models command", []string{"models", "remove"}, `"remove"`},
 		{"serve workers", []string{"serve", "--workers", "0"}, "--workers 0"},
+		{"serve worker mode", []string{"serve", "--worker-mode", "thread"}, "--worker-mode \"thread\""},
+		{"serve worker memory", []string{"serve", "--worker-mode", "process", "--worker-memory-limit", "-1"}, "--worker-memory-limit -1"},
 		{"worker threads", []string{"worker", "--threads", "-1"}, "--threads -1"},
 	}
 	for _, tt := range tests {

@@ -16,8 +16,8 @@
 // used by cancel), patchSize and padding (a number or "auto"). onProgress,
 // when a function, is called after each patch with {id, fraction, row, col}.
 // The promise resolves to RGB bytes (a Uint8Array) and their shape
-// [height·scale, width·scale, 3], or rejects with an Error whose message says
-// what failed; a cancelled call rejects with a message starting "canceled".
+// [height·scale, width·scale, 3], or rejects with an Error whose message describes
+// the failure; a cancelled call rejects with a message starting "canceled".
 //
 // Between patches the call sleeps for a millisecond, which hands control
 // back to the JavaScript event loop, so messages (a cancel request) are
