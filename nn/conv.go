@@ -58,12 +58,16 @@ func outSize(in, k, stride, dilation int, p Padding) (out, before int) {
 // Conv2D is a 2-D convolution over NHWC input with an HWIO kernel, computed
 // as a matrix product: each output pixel's receptive field, flattened in
 // kernel order, is one row of A (im2col), and the kernel reshaped to
-// (kh·kw·in)×out is B.
+// (kh·kw·in)×out is B. A 1×1 convolution with stride 1 reads A in place,
+// and other convolutions with stride 1 and dilation 1 sum one product per
+// kernel row over a zero-padded copy of the input instead of building A
+// (see conv_rows.go).
 type Conv2D struct {
 	cfg         ConvConfig
 	kh, kw      int
 	inC, outC   int
-	weights     *gemm.Packed
+	weights     *gemm.Packed   // (kh·kw·in)×out, for im2col; nil with rows
+	rows        []*gemm.Packed // one (kw·in)×out matrix per kernel row, for the row passes
 	bias        []float32
 	epilogue    gemm.Epilogue
 	postprocess bool // the activation is not fusable and runs after the product
@@ -87,7 +91,11 @@ func NewConv2D(kernel *tensor.Tensor, bias []float32, cfg ConvConfig) (*Conv2D, 
 	}
 	cfg.normalize()
 	c := &Conv2D{cfg: cfg, kh: kh, kw: kw, inC: inC, outC: outC, bias: bias}
-	c.weights = gemm.Default().Pack(kernel.Data, kh*kw*inC, outC)
+	if useRows(cfg, kh, kw) {
+		c.rows = packRows(gemm.Default(), kernel.Data, kh, kw, inC, outC)
+	} else {
+		c.weights = gemm.Default().Pack(kernel.Data, kh*kw*inC, outC)
+	}
 	c.setActivation(cfg.Activation)
 	return c, nil
 }
@@ -143,6 +151,9 @@ func (c *Conv2D) Forward(ctx context.Context, env *Env, in []View, out View) err
 	k := c.kh * c.kw * c.inC
 	_, padT := outSize(src.H, c.kh, c.cfg.StrideH, c.cfg.DilationH, c.cfg.Padding)
 	_, padL := outSize(src.W, c.kw, c.cfg.StrideW, c.cfg.DilationW, c.cfg.Padding)
+	if c.rows != nil {
+		return c.forwardRows(ctx, env, src, out, padT, padL)
+	}
 	kern := gemm.Default()
 	pointwise := c.kh == 1 && c.kw == 1 && c.cfg.StrideH == 1 && c.cfg.StrideW == 1
 	chunk := rowsPerChunk(k)
@@ -161,16 +172,22 @@ func (c *Conv2D) Forward(ctx context.Context, env *Env, in []View, out View) err
 			kern.Mul(m, a, k, c.weights, dst, out.Stride, c.epilogue)
 		}
 		if c.postprocess {
-			f := c.cfg.Activation.f
-			for p := lo; p < hi; p++ {
-				px := out.Pixel(p)
-				for j, v := range px {
-					px[j] = f(v)
-				}
-			}
+			c.activate(out, lo, hi)
 		}
 		return nil
 	})
+}
+
+// activate applies the activation that the GEMM could not fuse to output
+// pixels [lo, hi).
+func (c *Conv2D) activate(out View, lo, hi int) {
+	f := c.cfg.Activation.f
+	for p := lo; p < hi; p++ {
+		px := out.Pixel(p)
+		for j, v := range px {
+			px[j] = f(v)
+		}
+	}
 }
 
 // im2col writes one row of A per output pixel in [lo, hi): the input pixels

@@ -125,6 +125,9 @@ func mulAVX512x14x16(m int, k int, a *float32, lda int, b *float32, c *float32, 
 //			for p := 0; p < k; p++ {
 //				s += a[i*lda+p] * b[p/8*8+j*8+p%8]
 //			}
+//			if flags&flagAccumulate != 0 {
+//				s += c[i*ldc+j]
+//			}
 //			if flags&flagBias != 0 {
 //				s += bias[j]
 //			}
@@ -133,7 +136,7 @@ func mulAVX512x14x16(m int, k int, a *float32, lda int, b *float32, c *float32, 
 //		}
 //	}
 //
-// with FMA and a different order of summation. It ignores flagAccumulate.
+// with FMA and a different order of summation.
 // b must hold whole chunks, zero past k, and bias 1 floats.
 //
 //go:noescape
@@ -149,6 +152,9 @@ func dotAVX2x8x1(m int, k int, a *float32, lda int, b *float32, c *float32, ldc 
 //			for p := 0; p < k; p++ {
 //				s += a[i*lda+p] * b[p/8*16+j*8+p%8]
 //			}
+//			if flags&flagAccumulate != 0 {
+//				s += c[i*ldc+j]
+//			}
 //			if flags&flagBias != 0 {
 //				s += bias[j]
 //			}
@@ -157,7 +163,7 @@ func dotAVX2x8x1(m int, k int, a *float32, lda int, b *float32, c *float32, ldc 
 //		}
 //	}
 //
-// with FMA and a different order of summation. It ignores flagAccumulate.
+// with FMA and a different order of summation.
 // b must hold whole chunks, zero past k, and bias 2 floats.
 //
 //go:noescape
@@ -173,6 +179,9 @@ func dotAVX2x6x2(m int, k int, a *float32, lda int, b *float32, c *float32, ldc 
 //			for p := 0; p < k; p++ {
 //				s += a[i*lda+p] * b[p/8*24+j*8+p%8]
 //			}
+//			if flags&flagAccumulate != 0 {
+//				s += c[i*ldc+j]
+//			}
 //			if flags&flagBias != 0 {
 //				s += bias[j]
 //			}
@@ -181,7 +190,7 @@ func dotAVX2x6x2(m int, k int, a *float32, lda int, b *float32, c *float32, ldc 
 //		}
 //	}
 //
-// with FMA and a different order of summation. It ignores flagAccumulate.
+// with FMA and a different order of summation.
 // b must hold whole chunks, zero past k, and bias 3 floats.
 //
 //go:noescape
@@ -197,6 +206,9 @@ func dotAVX2x4x3(m int, k int, a *float32, lda int, b *float32, c *float32, ldc 
 //			for p := 0; p < k; p++ {
 //				s += a[i*lda+p] * b[p/8*32+j*8+p%8]
 //			}
+//			if flags&flagAccumulate != 0 {
+//				s += c[i*ldc+j]
+//			}
 //			if flags&flagBias != 0 {
 //				s += bias[j]
 //			}
@@ -205,7 +217,7 @@ func dotAVX2x4x3(m int, k int, a *float32, lda int, b *float32, c *float32, ldc 
 //		}
 //	}
 //
-// with FMA and a different order of summation. It ignores flagAccumulate.
+// with FMA and a different order of summation.
 // b must hold whole chunks, zero past k, and bias 4 floats.
 //
 //go:noescape
@@ -221,6 +233,9 @@ func dotAVX2x2x4(m int, k int, a *float32, lda int, b *float32, c *float32, ldc 
 //			for p := 0; p < k; p++ {
 //				s += a[i*lda+p] * b[p/16*16+j*16+p%16]
 //			}
+//			if flags&flagAccumulate != 0 {
+//				s += c[i*ldc+j]
+//			}
 //			if flags&flagBias != 0 {
 //				s += bias[j]
 //			}
@@ -229,7 +244,7 @@ func dotAVX2x2x4(m int, k int, a *float32, lda int, b *float32, c *float32, ldc 
 //		}
 //	}
 //
-// with FMA and a different order of summation. It ignores flagAccumulate.
+// with FMA and a different order of summation.
 // b must hold whole chunks, zero past k, and bias 1 floats.
 //
 //go:noescape
@@ -245,6 +260,9 @@ func dotAVX512x12x1(m int, k int, a *float32, lda int, b *float32, c *float32, l
 //			for p := 0; p < k; p++ {
 //				s += a[i*lda+p] * b[p/16*32+j*16+p%16]
 //			}
+//			if flags&flagAccumulate != 0 {
+//				s += c[i*ldc+j]
+//			}
 //			if flags&flagBias != 0 {
 //				s += bias[j]
 //			}
@@ -253,7 +271,7 @@ func dotAVX512x12x1(m int, k int, a *float32, lda int, b *float32, c *float32, l
 //		}
 //	}
 //
-// with FMA and a different order of summation. It ignores flagAccumulate.
+// with FMA and a different order of summation.
 // b must hold whole chunks, zero past k, and bias 2 floats.
 //
 //go:noescape
@@ -269,6 +287,9 @@ func dotAVX512x10x2(m int, k int, a *float32, lda int, b *float32, c *float32, l
 //			for p := 0; p < k; p++ {
 //				s += a[i*lda+p] * b[p/16*48+j*16+p%16]
 //			}
+//			if flags&flagAccumulate != 0 {
+//				s += c[i*ldc+j]
+//			}
 //			if flags&flagBias != 0 {
 //				s += bias[j]
 //			}
@@ -277,7 +298,7 @@ func dotAVX512x10x2(m int, k int, a *float32, lda int, b *float32, c *float32, l
 //		}
 //	}
 //
-// with FMA and a different order of summation. It ignores flagAccumulate.
+// with FMA and a different order of summation.
 // b must hold whole chunks, zero past k, and bias 3 floats.
 //
 //go:noescape
@@ -293,6 +314,9 @@ func dotAVX512x8x3(m int, k int, a *float32, lda int, b *float32, c *float32, ld
 //			for p := 0; p < k; p++ {
 //				s += a[i*lda+p] * b[p/16*64+j*16+p%16]
 //			}
+//			if flags&flagAccumulate != 0 {
+//				s += c[i*ldc+j]
+//			}
 //			if flags&flagBias != 0 {
 //				s += bias[j]
 //			}
@@ -301,7 +325,7 @@ func dotAVX512x8x3(m int, k int, a *float32, lda int, b *float32, c *float32, ld
 //		}
 //	}
 //
-// with FMA and a different order of summation. It ignores flagAccumulate.
+// with FMA and a different order of summation.
 // b must hold whole chunks, zero past k, and bias 4 floats.
 //
 //go:noescape

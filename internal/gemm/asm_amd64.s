@@ -13096,17 +13096,39 @@ full_sum:
 	VPERMILPS    $0xb1, X7, X8
 	VADDSS       X8, X7, X7
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           full_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           full_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
+	ADDQ         DX, CX
 	VADDSS       (CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
+	ADDQ         DX, CX
 	VADDSS       (CX), X3, X3
+	ADDQ         DX, CX
 	VADDSS       (CX), X4, X4
+	ADDQ         DX, CX
 	VADDSS       (CX), X5, X5
+	ADDQ         DX, CX
 	VADDSS       (CX), X6, X6
+	ADDQ         DX, CX
 	VADDSS       (CX), X7, X7
+
+full_bias:
+	TESTQ  $0x00000002, AX
+	JZ     full_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS (CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS (CX), X7, X7
 
 full_act:
 	SHRQ $0x02, AX
@@ -13270,10 +13292,18 @@ r1_sum:
 	VPERMILPS    $0xb1, X0, X1
 	VADDSS       X1, X0, X0
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r1_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r1_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
+
+r1_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r1_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
 
 r1_act:
 	SHRQ $0x02, AX
@@ -13361,11 +13391,21 @@ r2_sum:
 	VPERMILPS    $0xb1, X1, X2
 	VADDSS       X2, X1, X1
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r2_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r2_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
+	ADDQ         DX, CX
 	VADDSS       (CX), X1, X1
+
+r2_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r2_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
 
 r2_act:
 	SHRQ $0x02, AX
@@ -13472,12 +13512,24 @@ r3_sum:
 	VPERMILPS    $0xb1, X2, X3
 	VADDSS       X3, X2, X2
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r3_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r3_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
+	ADDQ         DX, CX
 	VADDSS       (CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
+
+r3_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r3_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
 
 r3_act:
 	SHRQ $0x02, AX
@@ -13604,13 +13656,27 @@ r4_sum:
 	VPERMILPS    $0xb1, X3, X4
 	VADDSS       X4, X3, X3
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r4_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r4_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
+	ADDQ         DX, CX
 	VADDSS       (CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
+	ADDQ         DX, CX
 	VADDSS       (CX), X3, X3
+
+r4_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r4_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
 
 r4_act:
 	SHRQ $0x02, AX
@@ -13756,14 +13822,30 @@ r5_sum:
 	VPERMILPS    $0xb1, X4, X5
 	VADDSS       X5, X4, X4
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r5_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r5_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
+	ADDQ         DX, CX
 	VADDSS       (CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
+	ADDQ         DX, CX
 	VADDSS       (CX), X3, X3
+	ADDQ         DX, CX
 	VADDSS       (CX), X4, X4
+
+r5_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r5_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
 
 r5_act:
 	SHRQ $0x02, AX
@@ -13929,15 +14011,33 @@ r6_sum:
 	VPERMILPS    $0xb1, X5, X6
 	VADDSS       X6, X5, X5
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r6_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r6_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
+	ADDQ         DX, CX
 	VADDSS       (CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
+	ADDQ         DX, CX
 	VADDSS       (CX), X3, X3
+	ADDQ         DX, CX
 	VADDSS       (CX), X4, X4
+	ADDQ         DX, CX
 	VADDSS       (CX), X5, X5
+
+r6_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r6_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS (CX), X5, X5
 
 r6_act:
 	SHRQ $0x02, AX
@@ -14122,16 +14222,36 @@ r7_sum:
 	VPERMILPS    $0xb1, X6, X7
 	VADDSS       X7, X6, X6
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r7_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r7_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
+	ADDQ         DX, CX
 	VADDSS       (CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
+	ADDQ         DX, CX
 	VADDSS       (CX), X3, X3
+	ADDQ         DX, CX
 	VADDSS       (CX), X4, X4
+	ADDQ         DX, CX
 	VADDSS       (CX), X5, X5
+	ADDQ         DX, CX
 	VADDSS       (CX), X6, X6
+
+r7_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r7_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS (CX), X5, X5
+	VADDSS (CX), X6, X6
 
 r7_act:
 	SHRQ $0x02, AX
@@ -14374,21 +14494,45 @@ full_sum:
 	VPERMILPS    $0xb1, X11, X12
 	VADDSS       X12, X11, X11
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           full_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           full_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
 	VADDSS       4(CX), X3, X3
+	ADDQ         DX, CX
 	VADDSS       (CX), X4, X4
 	VADDSS       4(CX), X5, X5
+	ADDQ         DX, CX
 	VADDSS       (CX), X6, X6
 	VADDSS       4(CX), X7, X7
+	ADDQ         DX, CX
 	VADDSS       (CX), X8, X8
 	VADDSS       4(CX), X9, X9
+	ADDQ         DX, CX
 	VADDSS       (CX), X10, X10
 	VADDSS       4(CX), X11, X11
+
+full_bias:
+	TESTQ  $0x00000002, AX
+	JZ     full_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
+	VADDSS (CX), X10, X10
+	VADDSS 4(CX), X11, X11
 
 full_act:
 	SHRQ $0x02, AX
@@ -14584,11 +14728,20 @@ r1_sum:
 	VPERMILPS    $0xb1, X1, X2
 	VADDSS       X2, X1, X1
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r1_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r1_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
+
+r1_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r1_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
 
 r1_act:
 	SHRQ $0x02, AX
@@ -14702,13 +14855,25 @@ r2_sum:
 	VPERMILPS    $0xb1, X3, X4
 	VADDSS       X4, X3, X3
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r2_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r2_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
 	VADDSS       4(CX), X3, X3
+
+r2_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r2_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
 
 r2_act:
 	SHRQ $0x02, AX
@@ -14857,15 +15022,30 @@ r3_sum:
 	VPERMILPS    $0xb1, X5, X6
 	VADDSS       X6, X5, X5
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r3_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r3_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
 	VADDSS       4(CX), X3, X3
+	ADDQ         DX, CX
 	VADDSS       (CX), X4, X4
 	VADDSS       4(CX), X5, X5
+
+r3_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r3_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
 
 r3_act:
 	SHRQ $0x02, AX
@@ -15050,17 +15230,35 @@ r4_sum:
 	VPERMILPS    $0xb1, X7, X8
 	VADDSS       X8, X7, X7
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r4_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r4_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
 	VADDSS       4(CX), X3, X3
+	ADDQ         DX, CX
 	VADDSS       (CX), X4, X4
 	VADDSS       4(CX), X5, X5
+	ADDQ         DX, CX
 	VADDSS       (CX), X6, X6
 	VADDSS       4(CX), X7, X7
+
+r4_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r4_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
 
 r4_act:
 	SHRQ $0x02, AX
@@ -15280,19 +15478,40 @@ r5_sum:
 	VPERMILPS    $0xb1, X9, X10
 	VADDSS       X10, X9, X9
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r5_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r5_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
+	ADDQ         DX, CX
 	VADDSS       (CX), X2, X2
 	VADDSS       4(CX), X3, X3
+	ADDQ         DX, CX
 	VADDSS       (CX), X4, X4
 	VADDSS       4(CX), X5, X5
+	ADDQ         DX, CX
 	VADDSS       (CX), X6, X6
 	VADDSS       4(CX), X7, X7
+	ADDQ         DX, CX
 	VADDSS       (CX), X8, X8
 	VADDSS       4(CX), X9, X9
+
+r5_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r5_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
 
 r5_act:
 	SHRQ $0x02, AX
@@ -15550,21 +15769,43 @@ full_sum:
 	VPERMILPS    $0xb1, X11, X12
 	VADDSS       X12, X11, X11
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           full_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           full_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
 	VADDSS       8(CX), X2, X2
+	ADDQ         DX, CX
 	VADDSS       (CX), X3, X3
 	VADDSS       4(CX), X4, X4
 	VADDSS       8(CX), X5, X5
+	ADDQ         DX, CX
 	VADDSS       (CX), X6, X6
 	VADDSS       4(CX), X7, X7
 	VADDSS       8(CX), X8, X8
+	ADDQ         DX, CX
 	VADDSS       (CX), X9, X9
 	VADDSS       4(CX), X10, X10
 	VADDSS       8(CX), X11, X11
+
+full_bias:
+	TESTQ  $0x00000002, AX
+	JZ     full_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS 4(CX), X4, X4
+	VADDSS 8(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS 8(CX), X8, X8
+	VADDSS (CX), X9, X9
+	VADDSS 4(CX), X10, X10
+	VADDSS 8(CX), X11, X11
 
 full_act:
 	SHRQ $0x02, AX
@@ -15764,12 +16005,22 @@ r1_sum:
 	VPERMILPS    $0xb1, X2, X3
 	VADDSS       X3, X2, X2
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r1_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r1_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
 	VADDSS       8(CX), X2, X2
+
+r1_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r1_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
 
 r1_act:
 	SHRQ $0x02, AX
@@ -15909,15 +16160,29 @@ r2_sum:
 	VPERMILPS    $0xb1, X5, X6
 	VADDSS       X6, X5, X5
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r2_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r2_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
 	VADDSS       8(CX), X2, X2
+	ADDQ         DX, CX
 	VADDSS       (CX), X3, X3
 	VADDSS       4(CX), X4, X4
 	VADDSS       8(CX), X5, X5
+
+r2_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r2_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS 4(CX), X4, X4
+	VADDSS 8(CX), X5, X5
 
 r2_act:
 	SHRQ $0x02, AX
@@ -16108,18 +16373,36 @@ r3_sum:
 	VPERMILPS    $0xb1, X8, X9
 	VADDSS       X9, X8, X8
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r3_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r3_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
 	VADDSS       8(CX), X2, X2
+	ADDQ         DX, CX
 	VADDSS       (CX), X3, X3
 	VADDSS       4(CX), X4, X4
 	VADDSS       8(CX), X5, X5
+	ADDQ         DX, CX
 	VADDSS       (CX), X6, X6
 	VADDSS       4(CX), X7, X7
 	VADDSS       8(CX), X8, X8
+
+r3_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r3_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS 4(CX), X4, X4
+	VADDSS 8(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS 8(CX), X8, X8
 
 r3_act:
 	SHRQ $0x02, AX
@@ -16328,17 +16611,33 @@ full_sum:
 	VPERMILPS    $0xb1, X7, X8
 	VADDSS       X8, X7, X7
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           full_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           full_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
 	VADDSS       8(CX), X2, X2
 	VADDSS       12(CX), X3, X3
+	ADDQ         DX, CX
 	VADDSS       (CX), X4, X4
 	VADDSS       4(CX), X5, X5
 	VADDSS       8(CX), X6, X6
 	VADDSS       12(CX), X7, X7
+
+full_bias:
+	TESTQ  $0x00000002, AX
+	JZ     full_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS 12(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS 8(CX), X6, X6
+	VADDSS 12(CX), X7, X7
 
 full_act:
 	SHRQ $0x02, AX
@@ -16514,13 +16813,24 @@ r1_sum:
 	VPERMILPS    $0xb1, X3, X4
 	VADDSS       X4, X3, X3
 	MOVQ         flags+56(FP), AX
-	TESTQ        $0x00000002, AX
-	JZ           r1_act
-	MOVQ         bias+64(FP), CX
+	TESTQ        $0x00000001, AX
+	JZ           r1_bias
+	MOVQ         c+40(FP), CX
+	MOVQ         ldc+48(FP), DX
+	SHLQ         $0x02, DX
 	VADDSS       (CX), X0, X0
 	VADDSS       4(CX), X1, X1
 	VADDSS       8(CX), X2, X2
 	VADDSS       12(CX), X3, X3
+
+r1_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r1_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS 12(CX), X3, X3
 
 r1_act:
 	SHRQ $0x02, AX
@@ -16775,21 +17085,51 @@ full_sum:
 	VPERMILPS  $0xb1, Z11, Z12
 	VADDSS     X12, X11, X11
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         full_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         full_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
+	ADDQ       DX, CX
 	VADDSS     (CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
+	ADDQ       DX, CX
 	VADDSS     (CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
+	ADDQ       DX, CX
 	VADDSS     (CX), X9, X9
+	ADDQ       DX, CX
 	VADDSS     (CX), X10, X10
+	ADDQ       DX, CX
 	VADDSS     (CX), X11, X11
+
+full_bias:
+	TESTQ  $0x00000002, AX
+	JZ     full_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS (CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS (CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS (CX), X9, X9
+	VADDSS (CX), X10, X10
+	VADDSS (CX), X11, X11
 
 full_act:
 	SHRQ $0x02, AX
@@ -16996,10 +17336,18 @@ r1_sum:
 	VPERMILPS  $0xb1, Z0, Z1
 	VADDSS     X1, X0, X0
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r1_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r1_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+
+r1_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r1_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
 
 r1_act:
 	SHRQ $0x02, AX
@@ -17092,11 +17440,21 @@ r2_sum:
 	VPERMILPS  $0xb1, Z1, Z2
 	VADDSS     X2, X1, X1
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r2_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r2_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+
+r2_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r2_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
 
 r2_act:
 	SHRQ $0x02, AX
@@ -17210,12 +17568,24 @@ r3_sum:
 	VPERMILPS  $0xb1, Z2, Z3
 	VADDSS     X3, X2, X2
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r3_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r3_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
+
+r3_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r3_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
 
 r3_act:
 	SHRQ $0x02, AX
@@ -17351,13 +17721,27 @@ r4_sum:
 	VPERMILPS  $0xb1, Z3, Z4
 	VADDSS     X4, X3, X3
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r4_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r4_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
+
+r4_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r4_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
 
 r4_act:
 	SHRQ $0x02, AX
@@ -17514,14 +17898,30 @@ r5_sum:
 	VPERMILPS  $0xb1, Z4, Z5
 	VADDSS     X5, X4, X4
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r5_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r5_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
+
+r5_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r5_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
 
 r5_act:
 	SHRQ $0x02, AX
@@ -17700,15 +18100,33 @@ r6_sum:
 	VPERMILPS  $0xb1, Z5, Z6
 	VADDSS     X6, X5, X5
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r6_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r6_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
+	ADDQ       DX, CX
 	VADDSS     (CX), X5, X5
+
+r6_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r6_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS (CX), X5, X5
 
 r6_act:
 	SHRQ $0x02, AX
@@ -17908,16 +18326,36 @@ r7_sum:
 	VPERMILPS  $0xb1, Z6, Z7
 	VADDSS     X7, X6, X6
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r7_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r7_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
+	ADDQ       DX, CX
 	VADDSS     (CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
+
+r7_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r7_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS (CX), X5, X5
+	VADDSS (CX), X6, X6
 
 r7_act:
 	SHRQ $0x02, AX
@@ -18139,17 +18577,39 @@ r8_sum:
 	VPERMILPS  $0xb1, Z7, Z8
 	VADDSS     X8, X7, X7
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r8_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r8_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
+	ADDQ       DX, CX
 	VADDSS     (CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
+	ADDQ       DX, CX
 	VADDSS     (CX), X7, X7
+
+r8_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r8_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS (CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS (CX), X7, X7
 
 r8_act:
 	SHRQ $0x02, AX
@@ -18392,18 +18852,42 @@ r9_sum:
 	VPERMILPS  $0xb1, Z8, Z9
 	VADDSS     X9, X8, X8
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r9_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r9_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
+	ADDQ       DX, CX
 	VADDSS     (CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
+	ADDQ       DX, CX
 	VADDSS     (CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
+
+r9_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r9_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS (CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS (CX), X7, X7
+	VADDSS (CX), X8, X8
 
 r9_act:
 	SHRQ $0x02, AX
@@ -18668,19 +19152,45 @@ r10_sum:
 	VPERMILPS  $0xb1, Z9, Z10
 	VADDSS     X10, X9, X9
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r10_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r10_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
+	ADDQ       DX, CX
 	VADDSS     (CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
+	ADDQ       DX, CX
 	VADDSS     (CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
+	ADDQ       DX, CX
 	VADDSS     (CX), X9, X9
+
+r10_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r10_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS (CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS (CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS (CX), X9, X9
 
 r10_act:
 	SHRQ $0x02, AX
@@ -18966,20 +19476,48 @@ r11_sum:
 	VPERMILPS  $0xb1, Z10, Z11
 	VADDSS     X11, X10, X10
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r11_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r11_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
+	ADDQ       DX, CX
 	VADDSS     (CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
+	ADDQ       DX, CX
 	VADDSS     (CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
+	ADDQ       DX, CX
 	VADDSS     (CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
+	ADDQ       DX, CX
 	VADDSS     (CX), X9, X9
+	ADDQ       DX, CX
 	VADDSS     (CX), X10, X10
+
+r11_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r11_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS (CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS (CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS (CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS (CX), X9, X9
+	VADDSS (CX), X10, X10
 
 r11_act:
 	SHRQ $0x02, AX
@@ -19377,29 +19915,65 @@ full_sum:
 	VPERMILPS  $0xb1, Z19, Z20
 	VADDSS     X20, X19, X19
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         full_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         full_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
 	VADDSS     4(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
 	VADDSS     4(CX), X9, X9
+	ADDQ       DX, CX
 	VADDSS     (CX), X10, X10
 	VADDSS     4(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
+	ADDQ       DX, CX
 	VADDSS     (CX), X14, X14
 	VADDSS     4(CX), X15, X15
+	ADDQ       DX, CX
 	VADDSS     (CX), X16, X16
 	VADDSS     4(CX), X17, X17
+	ADDQ       DX, CX
 	VADDSS     (CX), X18, X18
 	VADDSS     4(CX), X19, X19
+
+full_bias:
+	TESTQ  $0x00000002, AX
+	JZ     full_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
+	VADDSS (CX), X10, X10
+	VADDSS 4(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
+	VADDSS (CX), X14, X14
+	VADDSS 4(CX), X15, X15
+	VADDSS (CX), X16, X16
+	VADDSS 4(CX), X17, X17
+	VADDSS (CX), X18, X18
+	VADDSS 4(CX), X19, X19
 
 full_act:
 	SHRQ $0x02, AX
@@ -19668,11 +20242,20 @@ r1_sum:
 	VPERMILPS  $0xb1, Z1, Z2
 	VADDSS     X2, X1, X1
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r1_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r1_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
+
+r1_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r1_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
 
 r1_act:
 	SHRQ $0x02, AX
@@ -19795,13 +20378,25 @@ r2_sum:
 	VPERMILPS  $0xb1, Z3, Z4
 	VADDSS     X4, X3, X3
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r2_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r2_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
 	VADDSS     4(CX), X3, X3
+
+r2_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r2_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
 
 r2_act:
 	SHRQ $0x02, AX
@@ -19963,15 +20558,30 @@ r3_sum:
 	VPERMILPS  $0xb1, Z5, Z6
 	VADDSS     X6, X5, X5
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r3_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r3_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
 	VADDSS     4(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
+
+r3_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r3_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
 
 r3_act:
 	SHRQ $0x02, AX
@@ -20173,17 +20783,35 @@ r4_sum:
 	VPERMILPS  $0xb1, Z7, Z8
 	VADDSS     X8, X7, X7
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r4_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r4_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
 	VADDSS     4(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
+
+r4_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r4_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
 
 r4_act:
 	SHRQ $0x02, AX
@@ -20424,19 +21052,40 @@ r5_sum:
 	VPERMILPS  $0xb1, Z9, Z10
 	VADDSS     X10, X9, X9
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r5_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r5_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
 	VADDSS     4(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
 	VADDSS     4(CX), X9, X9
+
+r5_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r5_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
 
 r5_act:
 	SHRQ $0x02, AX
@@ -20717,21 +21366,45 @@ r6_sum:
 	VPERMILPS  $0xb1, Z11, Z12
 	VADDSS     X12, X11, X11
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r6_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r6_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
 	VADDSS     4(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
 	VADDSS     4(CX), X9, X9
+	ADDQ       DX, CX
 	VADDSS     (CX), X10, X10
 	VADDSS     4(CX), X11, X11
+
+r6_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r6_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
+	VADDSS (CX), X10, X10
+	VADDSS 4(CX), X11, X11
 
 r6_act:
 	SHRQ $0x02, AX
@@ -21051,23 +21724,50 @@ r7_sum:
 	VPERMILPS  $0xb1, Z13, Z14
 	VADDSS     X14, X13, X13
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r7_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r7_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
 	VADDSS     4(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
 	VADDSS     4(CX), X9, X9
+	ADDQ       DX, CX
 	VADDSS     (CX), X10, X10
 	VADDSS     4(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
+
+r7_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r7_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
+	VADDSS (CX), X10, X10
+	VADDSS 4(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
 
 r7_act:
 	SHRQ $0x02, AX
@@ -21427,25 +22127,55 @@ r8_sum:
 	VPERMILPS  $0xb1, Z15, Z16
 	VADDSS     X16, X15, X15
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r8_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r8_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
 	VADDSS     4(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
 	VADDSS     4(CX), X9, X9
+	ADDQ       DX, CX
 	VADDSS     (CX), X10, X10
 	VADDSS     4(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
+	ADDQ       DX, CX
 	VADDSS     (CX), X14, X14
 	VADDSS     4(CX), X15, X15
+
+r8_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r8_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
+	VADDSS (CX), X10, X10
+	VADDSS 4(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
+	VADDSS (CX), X14, X14
+	VADDSS 4(CX), X15, X15
 
 r8_act:
 	SHRQ $0x02, AX
@@ -21844,27 +22574,60 @@ r9_sum:
 	VPERMILPS  $0xb1, Z17, Z18
 	VADDSS     X18, X17, X17
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r9_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r9_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
+	ADDQ       DX, CX
 	VADDSS     (CX), X2, X2
 	VADDSS     4(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
 	VADDSS     4(CX), X9, X9
+	ADDQ       DX, CX
 	VADDSS     (CX), X10, X10
 	VADDSS     4(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
+	ADDQ       DX, CX
 	VADDSS     (CX), X14, X14
 	VADDSS     4(CX), X15, X15
+	ADDQ       DX, CX
 	VADDSS     (CX), X16, X16
 	VADDSS     4(CX), X17, X17
+
+r9_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r9_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS (CX), X2, X2
+	VADDSS 4(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
+	VADDSS (CX), X10, X10
+	VADDSS 4(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
+	VADDSS (CX), X14, X14
+	VADDSS 4(CX), X15, X15
+	VADDSS (CX), X16, X16
+	VADDSS 4(CX), X17, X17
 
 r9_act:
 	SHRQ $0x02, AX
@@ -22349,33 +23112,71 @@ full_sum:
 	VPERMILPS  $0xb1, Z23, Z24
 	VADDSS     X24, X23, X23
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         full_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         full_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
 	VADDSS     4(CX), X4, X4
 	VADDSS     8(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
 	VADDSS     8(CX), X8, X8
+	ADDQ       DX, CX
 	VADDSS     (CX), X9, X9
 	VADDSS     4(CX), X10, X10
 	VADDSS     8(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
 	VADDSS     8(CX), X14, X14
+	ADDQ       DX, CX
 	VADDSS     (CX), X15, X15
 	VADDSS     4(CX), X16, X16
 	VADDSS     8(CX), X17, X17
+	ADDQ       DX, CX
 	VADDSS     (CX), X18, X18
 	VADDSS     4(CX), X19, X19
 	VADDSS     8(CX), X20, X20
+	ADDQ       DX, CX
 	VADDSS     (CX), X21, X21
 	VADDSS     4(CX), X22, X22
 	VADDSS     8(CX), X23, X23
+
+full_bias:
+	TESTQ  $0x00000002, AX
+	JZ     full_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS 4(CX), X4, X4
+	VADDSS 8(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS 8(CX), X8, X8
+	VADDSS (CX), X9, X9
+	VADDSS 4(CX), X10, X10
+	VADDSS 8(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
+	VADDSS 8(CX), X14, X14
+	VADDSS (CX), X15, X15
+	VADDSS 4(CX), X16, X16
+	VADDSS 8(CX), X17, X17
+	VADDSS (CX), X18, X18
+	VADDSS 4(CX), X19, X19
+	VADDSS 8(CX), X20, X20
+	VADDSS (CX), X21, X21
+	VADDSS 4(CX), X22, X22
+	VADDSS 8(CX), X23, X23
 
 full_act:
 	SHRQ $0x02, AX
@@ -22678,12 +23479,22 @@ r1_sum:
 	VPERMILPS  $0xb1, Z2, Z3
 	VADDSS     X3, X2, X2
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r1_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r1_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
+
+r1_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r1_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
 
 r1_act:
 	SHRQ $0x02, AX
@@ -22836,15 +23647,29 @@ r2_sum:
 	VPERMILPS  $0xb1, Z5, Z6
 	VADDSS     X6, X5, X5
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r2_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r2_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
 	VADDSS     4(CX), X4, X4
 	VADDSS     8(CX), X5, X5
+
+r2_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r2_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS 4(CX), X4, X4
+	VADDSS 8(CX), X5, X5
 
 r2_act:
 	SHRQ $0x02, AX
@@ -23054,18 +23879,36 @@ r3_sum:
 	VPERMILPS  $0xb1, Z8, Z9
 	VADDSS     X9, X8, X8
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r3_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r3_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
 	VADDSS     4(CX), X4, X4
 	VADDSS     8(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
 	VADDSS     8(CX), X8, X8
+
+r3_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r3_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS 4(CX), X4, X4
+	VADDSS 8(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS 8(CX), X8, X8
 
 r3_act:
 	SHRQ $0x02, AX
@@ -23333,21 +24176,43 @@ r4_sum:
 	VPERMILPS  $0xb1, Z11, Z12
 	VADDSS     X12, X11, X11
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r4_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r4_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
 	VADDSS     4(CX), X4, X4
 	VADDSS     8(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
 	VADDSS     8(CX), X8, X8
+	ADDQ       DX, CX
 	VADDSS     (CX), X9, X9
 	VADDSS     4(CX), X10, X10
 	VADDSS     8(CX), X11, X11
+
+r4_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r4_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS 4(CX), X4, X4
+	VADDSS 8(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS 8(CX), X8, X8
+	VADDSS (CX), X9, X9
+	VADDSS 4(CX), X10, X10
+	VADDSS 8(CX), X11, X11
 
 r4_act:
 	SHRQ $0x02, AX
@@ -23672,24 +24537,50 @@ r5_sum:
 	VPERMILPS  $0xb1, Z14, Z15
 	VADDSS     X15, X14, X14
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r5_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r5_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
 	VADDSS     4(CX), X4, X4
 	VADDSS     8(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
 	VADDSS     8(CX), X8, X8
+	ADDQ       DX, CX
 	VADDSS     (CX), X9, X9
 	VADDSS     4(CX), X10, X10
 	VADDSS     8(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
 	VADDSS     8(CX), X14, X14
+
+r5_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r5_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS 4(CX), X4, X4
+	VADDSS 8(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS 8(CX), X8, X8
+	VADDSS (CX), X9, X9
+	VADDSS 4(CX), X10, X10
+	VADDSS 8(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
+	VADDSS 8(CX), X14, X14
 
 r5_act:
 	SHRQ $0x02, AX
@@ -24072,27 +24963,57 @@ r6_sum:
 	VPERMILPS  $0xb1, Z17, Z18
 	VADDSS     X18, X17, X17
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r6_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r6_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
 	VADDSS     4(CX), X4, X4
 	VADDSS     8(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
 	VADDSS     8(CX), X8, X8
+	ADDQ       DX, CX
 	VADDSS     (CX), X9, X9
 	VADDSS     4(CX), X10, X10
 	VADDSS     8(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
 	VADDSS     8(CX), X14, X14
+	ADDQ       DX, CX
 	VADDSS     (CX), X15, X15
 	VADDSS     4(CX), X16, X16
 	VADDSS     8(CX), X17, X17
+
+r6_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r6_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS 4(CX), X4, X4
+	VADDSS 8(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS 8(CX), X8, X8
+	VADDSS (CX), X9, X9
+	VADDSS 4(CX), X10, X10
+	VADDSS 8(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
+	VADDSS 8(CX), X14, X14
+	VADDSS (CX), X15, X15
+	VADDSS 4(CX), X16, X16
+	VADDSS 8(CX), X17, X17
 
 r6_act:
 	SHRQ $0x02, AX
@@ -24532,30 +25453,64 @@ r7_sum:
 	VPERMILPS  $0xb1, Z20, Z21
 	VADDSS     X21, X20, X20
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r7_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r7_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
+	ADDQ       DX, CX
 	VADDSS     (CX), X3, X3
 	VADDSS     4(CX), X4, X4
 	VADDSS     8(CX), X5, X5
+	ADDQ       DX, CX
 	VADDSS     (CX), X6, X6
 	VADDSS     4(CX), X7, X7
 	VADDSS     8(CX), X8, X8
+	ADDQ       DX, CX
 	VADDSS     (CX), X9, X9
 	VADDSS     4(CX), X10, X10
 	VADDSS     8(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
 	VADDSS     8(CX), X14, X14
+	ADDQ       DX, CX
 	VADDSS     (CX), X15, X15
 	VADDSS     4(CX), X16, X16
 	VADDSS     8(CX), X17, X17
+	ADDQ       DX, CX
 	VADDSS     (CX), X18, X18
 	VADDSS     4(CX), X19, X19
 	VADDSS     8(CX), X20, X20
+
+r7_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r7_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS (CX), X3, X3
+	VADDSS 4(CX), X4, X4
+	VADDSS 8(CX), X5, X5
+	VADDSS (CX), X6, X6
+	VADDSS 4(CX), X7, X7
+	VADDSS 8(CX), X8, X8
+	VADDSS (CX), X9, X9
+	VADDSS 4(CX), X10, X10
+	VADDSS 8(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
+	VADDSS 8(CX), X14, X14
+	VADDSS (CX), X15, X15
+	VADDSS 4(CX), X16, X16
+	VADDSS 8(CX), X17, X17
+	VADDSS (CX), X18, X18
+	VADDSS 4(CX), X19, X19
+	VADDSS 8(CX), X20, X20
 
 r7_act:
 	SHRQ $0x02, AX
@@ -25055,33 +26010,69 @@ full_sum:
 	VPERMILPS  $0xb1, Z23, Z24
 	VADDSS     X24, X23, X23
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         full_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         full_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
 	VADDSS     12(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
 	VADDSS     8(CX), X6, X6
 	VADDSS     12(CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
 	VADDSS     4(CX), X9, X9
 	VADDSS     8(CX), X10, X10
 	VADDSS     12(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
 	VADDSS     8(CX), X14, X14
 	VADDSS     12(CX), X15, X15
+	ADDQ       DX, CX
 	VADDSS     (CX), X16, X16
 	VADDSS     4(CX), X17, X17
 	VADDSS     8(CX), X18, X18
 	VADDSS     12(CX), X19, X19
+	ADDQ       DX, CX
 	VADDSS     (CX), X20, X20
 	VADDSS     4(CX), X21, X21
 	VADDSS     8(CX), X22, X22
 	VADDSS     12(CX), X23, X23
+
+full_bias:
+	TESTQ  $0x00000002, AX
+	JZ     full_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS 12(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS 8(CX), X6, X6
+	VADDSS 12(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
+	VADDSS 8(CX), X10, X10
+	VADDSS 12(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
+	VADDSS 8(CX), X14, X14
+	VADDSS 12(CX), X15, X15
+	VADDSS (CX), X16, X16
+	VADDSS 4(CX), X17, X17
+	VADDSS 8(CX), X18, X18
+	VADDSS 12(CX), X19, X19
+	VADDSS (CX), X20, X20
+	VADDSS 4(CX), X21, X21
+	VADDSS 8(CX), X22, X22
+	VADDSS 12(CX), X23, X23
 
 full_act:
 	SHRQ $0x02, AX
@@ -25390,13 +26381,24 @@ r1_sum:
 	VPERMILPS  $0xb1, Z3, Z4
 	VADDSS     X4, X3, X3
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r1_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r1_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
 	VADDSS     12(CX), X3, X3
+
+r1_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r1_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS 12(CX), X3, X3
 
 r1_act:
 	SHRQ $0x02, AX
@@ -25579,17 +26581,33 @@ r2_sum:
 	VPERMILPS  $0xb1, Z7, Z8
 	VADDSS     X8, X7, X7
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r2_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r2_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
 	VADDSS     12(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
 	VADDSS     8(CX), X6, X6
 	VADDSS     12(CX), X7, X7
+
+r2_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r2_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS 12(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS 8(CX), X6, X6
+	VADDSS 12(CX), X7, X7
 
 r2_act:
 	SHRQ $0x02, AX
@@ -25847,21 +26865,42 @@ r3_sum:
 	VPERMILPS  $0xb1, Z11, Z12
 	VADDSS     X12, X11, X11
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r3_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r3_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
 	VADDSS     12(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
 	VADDSS     8(CX), X6, X6
 	VADDSS     12(CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
 	VADDSS     4(CX), X9, X9
 	VADDSS     8(CX), X10, X10
 	VADDSS     12(CX), X11, X11
+
+r3_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r3_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS 12(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS 8(CX), X6, X6
+	VADDSS 12(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
+	VADDSS 8(CX), X10, X10
+	VADDSS 12(CX), X11, X11
 
 r3_act:
 	SHRQ $0x02, AX
@@ -26195,25 +27234,51 @@ r4_sum:
 	VPERMILPS  $0xb1, Z15, Z16
 	VADDSS     X16, X15, X15
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r4_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r4_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
 	VADDSS     12(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
 	VADDSS     8(CX), X6, X6
 	VADDSS     12(CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
 	VADDSS     4(CX), X9, X9
 	VADDSS     8(CX), X10, X10
 	VADDSS     12(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
 	VADDSS     8(CX), X14, X14
 	VADDSS     12(CX), X15, X15
+
+r4_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r4_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS 12(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS 8(CX), X6, X6
+	VADDSS 12(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
+	VADDSS 8(CX), X10, X10
+	VADDSS 12(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
+	VADDSS 8(CX), X14, X14
+	VADDSS 12(CX), X15, X15
 
 r4_act:
 	SHRQ $0x02, AX
@@ -26622,29 +27687,60 @@ r5_sum:
 	VPERMILPS  $0xb1, Z19, Z20
 	VADDSS     X20, X19, X19
 	MOVQ       flags+56(FP), AX
-	TESTQ      $0x00000002, AX
-	JZ         r5_act
-	MOVQ       bias+64(FP), CX
+	TESTQ      $0x00000001, AX
+	JZ         r5_bias
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
 	VADDSS     (CX), X0, X0
 	VADDSS     4(CX), X1, X1
 	VADDSS     8(CX), X2, X2
 	VADDSS     12(CX), X3, X3
+	ADDQ       DX, CX
 	VADDSS     (CX), X4, X4
 	VADDSS     4(CX), X5, X5
 	VADDSS     8(CX), X6, X6
 	VADDSS     12(CX), X7, X7
+	ADDQ       DX, CX
 	VADDSS     (CX), X8, X8
 	VADDSS     4(CX), X9, X9
 	VADDSS     8(CX), X10, X10
 	VADDSS     12(CX), X11, X11
+	ADDQ       DX, CX
 	VADDSS     (CX), X12, X12
 	VADDSS     4(CX), X13, X13
 	VADDSS     8(CX), X14, X14
 	VADDSS     12(CX), X15, X15
+	ADDQ       DX, CX
 	VADDSS     (CX), X16, X16
 	VADDSS     4(CX), X17, X17
 	VADDSS     8(CX), X18, X18
 	VADDSS     12(CX), X19, X19
+
+r5_bias:
+	TESTQ  $0x00000002, AX
+	JZ     r5_act
+	MOVQ   bias+64(FP), CX
+	VADDSS (CX), X0, X0
+	VADDSS 4(CX), X1, X1
+	VADDSS 8(CX), X2, X2
+	VADDSS 12(CX), X3, X3
+	VADDSS (CX), X4, X4
+	VADDSS 4(CX), X5, X5
+	VADDSS 8(CX), X6, X6
+	VADDSS 12(CX), X7, X7
+	VADDSS (CX), X8, X8
+	VADDSS 4(CX), X9, X9
+	VADDSS 8(CX), X10, X10
+	VADDSS 12(CX), X11, X11
+	VADDSS (CX), X12, X12
+	VADDSS 4(CX), X13, X13
+	VADDSS 8(CX), X14, X14
+	VADDSS 12(CX), X15, X15
+	VADDSS (CX), X16, X16
+	VADDSS 4(CX), X17, X17
+	VADDSS 8(CX), X18, X18
+	VADDSS 12(CX), X19, X19
 
 r5_act:
 	SHRQ $0x02, AX

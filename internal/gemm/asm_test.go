@@ -121,7 +121,7 @@ func (ec emuCase) run(prog *asmProgram, r *rand.Rand) error {
 	c := randFloats(r, (ec.m-1)*ec.ldc+ec.ncols)
 	bias := randFloats(r, ec.nr)
 	oldC := append([]float32(nil), c...)
-	accumulate := ec.flags&1 != 0 && !ec.dot
+	accumulate := ec.flags&1 != 0
 
 	mach := newMachine(prog)
 	frame := make([]byte, 88)

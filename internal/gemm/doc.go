@@ -1,5 +1,6 @@
 // Package gemm multiplies float32 matrices for the convolution layers: C =
-// act(A·B + bias), with A row-major and B packed once per layer.
+// act(A·B + bias), or act(C + A·B + bias) when accumulating, with A
+// row-major and B packed once per layer.
 //
 // The convolution layers turn a block of output pixels into the rows of A
 // (im2col), so M is a pixel count, K is kernel height × kernel width × input
@@ -7,6 +8,12 @@
 // weights and is packed when the model loads, in the layout of the kernel
 // chosen at start-up. Mul is single-threaded; callers split M across
 // goroutines and give each its own rows of A and C.
+//
+// The rows of A may overlap (lda < K), and Epilogue.Accumulate adds the
+// product to C instead of replacing it. Together they let a convolution
+// with stride 1 skip im2col: for one kernel row, the A of a row of output
+// pixels is a row of the zero-padded input read in place with lda = input
+// channels, and the output row is the sum of one product per kernel row.
 //
 // The kernel is chosen once, when the package initialises, from the CPU's
 // features. The environment variable UPSCALER_GEMM forces one: "go" (the
@@ -69,7 +76,8 @@
 // They read A in place, whole rows, and B packed by packChunks: chunks of
 // 8 or 16 steps of k, column after column, zero past K. The last k mod 8
 // (or 16) steps load A with a mask, so no row is read past its end. The
-// bias, the activation and the store work on scalars, one per output.
+// old C (with Epilogue.Accumulate), the bias, the activation and the store
+// work on scalars, one per output.
 //
 // # Packing
 //
@@ -97,7 +105,8 @@
 // into equal blocks no deeper than kc, so K = 576 with kc = 256 runs as
 // three blocks of 192. Every block after the first adds to the partial
 // sums that the previous one stored in C, and only the last adds the bias
-// and applies the activation. The thin-N kernels take all of k in one
+// and applies the activation. With Epilogue.Accumulate the first block
+// adds to C too, by the same flag of the assembly kernels. The thin-N kernels take all of k in one
 // pass: their n·K floats of B (at most 23 KiB for K = 1440) stay in L1.
 //
 // # Epilogue and edges
@@ -120,9 +129,9 @@
 // # Testing
 //
 // The tests compare every kernel with a float64 reference, per element
-// within (k+2)·2⁻²⁴·(Σ|a·b| + |bias|), on the model shapes and random
-// shapes with tails, odd strides and odd offsets, and check guard regions
-// around C. An interpreter for the generated assembly (emu_test.go) runs
+// within (k+2)·2⁻²⁴·(Σ|a·b| + |C| + |bias|), on the model shapes and
+// random shapes with tails, odd strides, odd offsets, overlapping rows of
+// A and accumulation into C, and check guard regions around C. An interpreter for the generated assembly (emu_test.go) runs
 // every assembly kernel on any CPU and checks every memory access, so the
 // AVX-512 kernels are tested on machines without AVX-512.
 //

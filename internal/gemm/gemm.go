@@ -19,11 +19,17 @@ const (
 )
 
 // Epilogue describes the work done on each accumulated element before it is
-// stored: add Bias[j] (when Bias is not nil) and apply Act.
+// stored: add the old value of C (when Accumulate is set), add Bias[j]
+// (when Bias is not nil) and apply Act.
+//
+// Accumulate lets a caller sum several products into one C: the first call
+// without it, the later ones with it, and only the last with the bias and
+// the activation.
 type Epilogue struct {
-	Bias  []float32
-	Act   Activation
-	Alpha float32 // slope for LeakyReLU
+	Bias       []float32
+	Act        Activation
+	Alpha      float32 // slope for LeakyReLU
+	Accumulate bool    // add the product to what C holds instead of replacing it
 }
 
 // Kernel is one implementation of packing and multiplication. The portable
@@ -35,7 +41,9 @@ type Kernel interface {
 	// Pack lays out the k×n row-major matrix b for Mul.
 	Pack(b []float32, k, n int) *Packed
 	// Mul computes c[i*ldc+j] = ep(sum over p of a[i*lda+p]·B[p][j]) for
-	// i < m and j < B.N. It writes no other element of c.
+	// i < m and j < B.N, where ep adds the old c[i*ldc+j] first when
+	// ep.Accumulate is set. It writes no other element of c. The rows of A
+	// may overlap (lda < B.K), as when A is read in place from an image.
 	Mul(m int, a []float32, lda int, b *Packed, c []float32, ldc int, ep Epilogue)
 }
 
@@ -95,8 +103,8 @@ func check(m int, a []float32, lda int, b *Packed, c []float32, ldc int, ep Epil
 	if m == 0 || b.N == 0 {
 		return
 	}
-	if lda < b.K || ldc < b.N {
-		panic(fmt.Sprintf("gemm: lda %d < K %d or ldc %d < N %d", lda, b.K, ldc, b.N))
+	if lda < 0 || ldc < b.N {
+		panic(fmt.Sprintf("gemm: lda %d < 0 or ldc %d < N %d", lda, ldc, b.N))
 	}
 	if len(a) < (m-1)*lda+b.K || len(c) < (m-1)*ldc+b.N {
 		panic(fmt.Sprintf("gemm: a (%d) or c (%d) too short for m=%d", len(a), len(c), m))

@@ -35,11 +35,12 @@ type mulCase struct {
 	bias       bool
 	act        Activation
 	alpha      float32
+	accumulate bool // C starts with random values and Mul adds to them
 }
 
 func (mc mulCase) String() string {
-	return fmt.Sprintf("m%d_n%d_k%d_lda%d_ldc%d_off%d,%d_bias%v_act%d",
-		mc.m, mc.n, mc.k, mc.lda, mc.ldc, mc.aOff, mc.cOff, mc.bias, mc.act)
+	return fmt.Sprintf("m%d_n%d_k%d_lda%d_ldc%d_off%d,%d_bias%v_act%d_acc%v",
+		mc.m, mc.n, mc.k, mc.lda, mc.ldc, mc.aOff, mc.cOff, mc.bias, mc.act, mc.accumulate)
 }
 
 // mulInputs are the matrices of a mulCase.
@@ -47,6 +48,7 @@ type mulInputs struct {
 	a    []float32 // backing array of A; A starts at aOff
 	b    []float32 // k×n row-major
 	bias []float32
+	c    []float32 // m×n initial C with accumulate, else nil
 	ep   Epilogue
 }
 
@@ -61,7 +63,13 @@ func newInputs(r *rand.Rand, mc mulCase) mulInputs {
 	for i := range in.b {
 		in.b[i] = 2*r.Float32() - 1
 	}
-	in.ep = Epilogue{Act: mc.act, Alpha: mc.alpha}
+	in.ep = Epilogue{Act: mc.act, Alpha: mc.alpha, Accumulate: mc.accumulate}
+	if mc.accumulate {
+		in.c = make([]float32, mc.m*mc.n)
+		for i := range in.c {
+			in.c[i] = 4*r.Float32() - 2
+		}
+	}
 	if mc.bias {
 		in.bias = make([]float32, mc.n)
 		for i := range in.bias {
@@ -89,6 +97,11 @@ func guardedC(mc mulCase) (backing, c []float32) {
 func run(t *testing.T, kern Kernel, mc mulCase, in mulInputs) [][]float32 {
 	t.Helper()
 	backing, c := guardedC(mc)
+	if in.c != nil {
+		for i := range mc.m {
+			copy(c[i*mc.ldc:i*mc.ldc+mc.n], in.c[i*mc.n:(i+1)*mc.n])
+		}
+	}
 	p := kern.Pack(in.b, mc.k, mc.n)
 	kern.Mul(mc.m, in.a[mc.aOff:], mc.lda, p, c, mc.ldc, in.ep)
 
@@ -136,6 +149,10 @@ func reference(mc mulCase, in mulInputs) (want, bound [][]float64) {
 				s += x
 				abs += math.Abs(x)
 			}
+			if in.c != nil {
+				s += float64(in.c[i*mc.n+j])
+				abs += math.Abs(float64(in.c[i*mc.n+j]))
+			}
 			if in.bias != nil {
 				s += float64(in.bias[j])
 				abs += math.Abs(float64(in.bias[j]))
@@ -157,8 +174,9 @@ func reference(mc mulCase, in mulInputs) (want, bound [][]float64) {
 	return want, bound
 }
 
-// mulCases returns the shapes of the real models and random shapes with
-// tails in every dimension, odd strides and odd offsets.
+// mulCases returns the shapes of the real models, the row passes of their
+// convolutions, and random shapes with tails in every dimension, odd
+// strides, odd offsets, overlapping rows of A and accumulation.
 func mulCases(r *rand.Rand, random int) []mulCase {
 	acts := []Activation{Linear, ReLU, ReLU6, LeakyReLU}
 	var cases []mulCase
@@ -184,11 +202,37 @@ func mulCases(r *rand.Rand, random int) []mulCase {
 		add(29, 17, 1, 2, 1, 1, 3, false, act)
 		add(13, 33, 5, 1, 31, 7, 5, true, act)
 	}
+	// Accumulation and overlapping rows of A, as in the row passes of a
+	// convolution: the rows of A are pixels cin apart and k = kw·cin.
+	// The first pass of an output row replaces C, the middle ones add to
+	// it without an epilogue, and the last adds to it with the epilogue.
+	for i, s := range []struct{ m, n, cin, kw int }{
+		{128, 64, 64, 3}, {128, 32, 64, 3}, {61, 3, 64, 3}, {33, 4, 64, 3},
+		{47, 48, 160, 3}, {20, 12, 5, 9}, {7, 70, 1, 3}, {13, 2, 3, 3},
+	} {
+		k := s.kw * s.cin
+		for pass, act := range acts {
+			cases = append(cases, mulCase{
+				m: s.m, n: s.n, k: k, lda: s.cin, ldc: s.n + i%3, aOff: i, cOff: pass,
+				bias: pass == 3, act: act, alpha: 0.2, accumulate: pass > 0,
+			})
+		}
+	}
+	for _, act := range acts {
+		cases = append(cases,
+			mulCase{m: 3, n: 70, k: 0, lda: 0, ldc: 70, bias: true, act: act, alpha: 0.2, accumulate: true},
+			mulCase{m: 5, n: 3, k: 0, lda: 0, ldc: 4, cOff: 1, act: act, alpha: 0.2, accumulate: true},
+		)
+	}
 	for range random {
 		m := 1 + r.IntN(300)
 		n := 1 + r.IntN(70)
 		k := 1 + r.IntN(700)
 		add(m, n, k, r.IntN(9), r.IntN(9), r.IntN(8), r.IntN(8), r.IntN(2) == 0, acts[r.IntN(4)])
+		cases[len(cases)-1].accumulate = r.IntN(2) == 0
+		if r.IntN(4) == 0 {
+			cases[len(cases)-1].lda = r.IntN(k + 1) // overlapping rows
+		}
 	}
 	return cases
 }

@@ -76,6 +76,9 @@ func (goKernel) Mul(m int, a []float32, lda int, b *Packed, c []float32, ldc int
 func store(dst, acc []float32, j0 int, ep *Epilogue) {
 	dst = dst[:len(acc)]
 	for j, v := range acc {
+		if ep.Accumulate {
+			v += dst[j]
+		}
 		if ep.Bias != nil {
 			v += ep.Bias[j0+j]
 		}

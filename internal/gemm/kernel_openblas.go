@@ -43,13 +43,26 @@ func (openblasKernel) Mul(m int, a []float32, lda int, b *Packed, c []float32, l
 		return
 	}
 	k, n := b.K, b.N
-	if k == 0 {
+	if k > 0 && lda < k {
+		// cblas_sgemm rejects overlapping rows (lda < k), so copy them apart.
+		dense := make([]float32, m*k)
+		for i := 0; i < m; i++ {
+			copy(dense[i*k:(i+1)*k], a[i*lda:i*lda+k])
+		}
+		a, lda = dense, k
+	}
+	switch {
+	case k > 0:
+		var beta float32
+		if ep.Accumulate {
+			beta = 1
+		}
+		cblas.Sgemm(m, n, k, a, lda, b.Data, n, beta, c, ldc)
+	case !ep.Accumulate:
 		// cblas_sgemm with k = 0 only scales C, and A and B may be empty.
 		for i := 0; i < m; i++ {
 			clear(c[i*ldc : i*ldc+n])
 		}
-	} else {
-		cblas.Sgemm(m, n, k, a, lda, b.Data, n, c, ldc)
 	}
 	for i := 0; i < m; i++ {
 		row := c[i*ldc : i*ldc+n]

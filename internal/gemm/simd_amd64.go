@@ -148,9 +148,9 @@ func (s *simdKernel) Pack(b []float32, k, n int) *Packed {
 // For N > maxDotN the loop order, outermost first, is blocks of mc rows,
 // blocks of kc steps of k, panels of B, and inside the assembly kernel
 // blocks of mr rows. Every k-block but the first adds to the partial sums
-// that the previous one stored in C, and only the last applies the bias
-// and the activation. For N ≤ maxDotN one thin-N kernel call covers all
-// of C.
+// that the previous one stored in C (the first too with ep.Accumulate), and
+// only the last applies the bias and the activation. For N ≤ maxDotN one
+// thin-N kernel call covers all of C.
 func (s *simdKernel) Mul(m int, a []float32, lda int, b *Packed, c []float32, ldc int, ep Epilogue) {
 	check(m, a, lda, b, c, ldc, ep)
 	if b.Kernel != s.name {
@@ -164,6 +164,10 @@ func (s *simdKernel) Mul(m int, a []float32, lda int, b *Packed, c []float32, ld
 	if ep.Bias != nil {
 		final |= flagBias
 	}
+	var first uint // flags of the first k-block
+	if ep.Accumulate {
+		first = flagAccumulate
+	}
 	if n <= maxDotN {
 		// The thin-N kernels keep all of k in one pass: the n·k floats of
 		// B are at most 23 KiB for the models' K ≤ 1440 and stay in L1,
@@ -175,7 +179,7 @@ func (s *simdKernel) Mul(m int, a []float32, lda int, b *Packed, c []float32, ld
 		if ep.Bias != nil {
 			bias = &ep.Bias[0]
 		}
-		callDot(s.dot[n-1], m, k, ap, lda, bp, &c[0], ldc, final, bias, ep.Alpha)
+		callDot(s.dot[n-1], m, k, ap, lda, bp, &c[0], ldc, first|final, bias, ep.Alpha)
 		return
 	}
 	kc := blockDepth(k, s.kc)
@@ -188,7 +192,7 @@ func (s *simdKernel) Mul(m int, a []float32, lda int, b *Packed, c []float32, ld
 		for k0 := 0; ; k0 += kc {
 			depth := min(kc, k-k0)
 			last := k0+depth >= k
-			var flags uint
+			flags := first
 			if k0 > 0 {
 				flags = flagAccumulate
 			}

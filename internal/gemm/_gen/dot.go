@@ -90,6 +90,9 @@ func dotDoc(s dotShape) []string {
 		"\t\t\tfor p := 0; p < k; p++ {",
 		fmt.Sprintf("\t\t\t\ts += a[i*lda+p] * b[p/%d*%d+j*%d+p%%%d]", w, w*s.n, w, w),
 		"\t\t\t}",
+		"\t\t\tif flags&flagAccumulate != 0 {",
+		"\t\t\t\ts += c[i*ldc+j]",
+		"\t\t\t}",
 		"\t\t\tif flags&flagBias != 0 {",
 		"\t\t\t\ts += bias[j]",
 		"\t\t\t}",
@@ -98,7 +101,7 @@ func dotDoc(s dotShape) []string {
 		"\t\t}",
 		"\t}",
 		"",
-		"with FMA and a different order of summation. It ignores flagAccumulate.",
+		"with FMA and a different order of summation.",
 		fmt.Sprintf("b must hold whole chunks, zero past k, and bias %d floats.", s.n),
 	}
 }
@@ -222,6 +225,23 @@ func dotBlock(s dotShape, rows int, tag string) {
 		}
 	}
 	flags := Load(Param("flags"), GP64())
+
+	// With flagAccumulate, add the values already in C.
+	TESTQ(U32(flagAccumulate), flags)
+	JZ(LabelRef(label("bias")))
+	row := Load(Param("c"), GP64())
+	stride := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), stride)
+	for r := range acc {
+		if r > 0 {
+			ADDQ(stride, row)
+		}
+		for j, a := range acc[r] {
+			VADDSS(Mem{Base: row, Disp: 4 * j}, xmm(a), xmm(a))
+		}
+	}
+
+	Label(label("bias"))
 	TESTQ(U32(flagBias), flags)
 	JZ(LabelRef(label("act")))
 	bias := Load(Param("bias"), GP64())
