@@ -77,7 +77,7 @@ and end on standard error. --quiet and --json turn both off.`,
 	f.IntVar(&opts.patchSize, "patch-size", 0, "cut the input into square patches of this many pixels per side (0: one pass over the whole image);\npatches bound memory and show progress")
 	f.StringVar(&opts.padding, "padding", "0", "context in input pixels around each patch, less than half the patch size, or \"auto\"\nto take it from the model's receptive field")
 	f.StringVar(&opts.format, "format", "", "output format: png, jpeg or webp (default: from the output's extension, else png)")
-	f.IntVar(&opts.quality, "quality", 0, "quality of lossy formats, 1 to 100 (default 90); for WebP, 100 means lossless")
+	f.IntVar(&opts.quality, "quality", 0, "quality of lossy formats, 1 to 100; 0 means 90; for WebP, 100 means lossless")
 	f.StringVar(&opts.alpha, "alpha", "bicubic", "how transparency is enlarged: bicubic (fast) or model (sharper, a second model pass)")
 	f.BoolVar(&opts.overwrite, "overwrite", false, "replace existing output files")
 	f.BoolVar(&opts.json, "json", false, "print one JSON object per input on standard output (no progress)")
