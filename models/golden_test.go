@@ -59,6 +59,11 @@ func TestGolden(t *testing.T) {
 			if c.slow && testing.Short() {
 				t.Skip("slow model; runs without -short")
 			}
+			if testfiles.Race && c.family != "default-model" && c.family != "esrgan-slim" {
+				// The golden tests check numbers, not concurrency; the race
+				// detector's run covers the shared code with the small models.
+				t.Skip("large model; runs without the race detector")
+			}
 			path := testfiles.Package(t, c.pkg)
 			def, err := models.FromPackage(path, c.family, c.scale)
 			if err != nil {
