@@ -1,11 +1,9 @@
 package upscaler_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"testing"
 
@@ -13,7 +11,6 @@ import (
 	"github.com/upscaler-go/upscaler/internal/testfiles"
 	"github.com/upscaler-go/upscaler/models"
 	"github.com/upscaler-go/upscaler/tensor"
-	"github.com/upscaler-go/upscaler/tfjs"
 )
 
 // newUpscaler loads an official model from its fetched package.
@@ -33,19 +30,7 @@ func newUpscaler(t testing.TB, pkgFile, family string, scale int) *upscaler.Upsc
 
 func fixture(t testing.TB, pkgFile string) image.Image {
 	t.Helper()
-	pkg, err := tfjs.OpenPackage(testfiles.Package(t, pkgFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := pkg.ReadFile("assets/fixture.png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return testfiles.Asset(t, pkgFile, "assets/fixture.png")
 }
 
 func grey(w, h int) *image.NRGBA {
@@ -88,15 +73,6 @@ func psnr(a, b *tensor.Tensor) float64 {
 }
 
 var _ = upscaler.ErrAborted
-
-func openPackage(t testing.TB, pkgFile string) *tfjs.Package {
-	t.Helper()
-	pkg, err := tfjs.OpenPackage(testfiles.Package(t, pkgFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pkg
-}
 
 // imageTensor returns an opaque image's pixels as a [h, w, 3] tensor.
 func imageTensor(img image.Image) (*tensor.Tensor, error) {

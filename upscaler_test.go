@@ -70,16 +70,7 @@ func TestUpscaleDefaultMatchesSample(t *testing.T) {
 
 func sample(t testing.TB, pkgFile, name string) image.Image {
 	t.Helper()
-	pkg := openPackage(t, pkgFile)
-	b, err := pkg.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return testfiles.Asset(t, pkgFile, name)
 }
 
 func TestUpscaleInputKinds(t *testing.T) {

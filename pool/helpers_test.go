@@ -1,11 +1,9 @@
 package pool
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"image"
-	"image/png"
 	"io"
 	"log/slog"
 	"os"
@@ -16,33 +14,13 @@ import (
 
 	"github.com/upscaler-go/upscaler/internal/testfiles"
 	"github.com/upscaler-go/upscaler/message"
-	"github.com/upscaler-go/upscaler/tfjs"
 )
 
 // fixtureImage returns the fixture image of the default model's package,
 // repeated to fill w×h.
 func fixtureImage(t testing.TB, w, h int) *image.NRGBA {
 	t.Helper()
-	pkg, err := tfjs.OpenPackage(testfiles.Package(t, testfiles.DefaultModel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := pkg.ReadFile("assets/fixture.png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := image.NewNRGBA(image.Rect(0, 0, w, h))
-	sb := img.Bounds()
-	for y := range h {
-		for x := range w {
-			out.Set(x, y, img.At(sb.Min.X+x%sb.Dx(), sb.Min.Y+y%sb.Dy()))
-		}
-	}
-	return out
+	return testfiles.Tiled(testfiles.Asset(t, testfiles.DefaultModel, "assets/fixture.png"), w, h)
 }
 
 // rgb returns the RGB bytes of img as a UINT8 tensor message.

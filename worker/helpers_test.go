@@ -1,12 +1,10 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"image"
-	"image/png"
 	"io"
 	"log/slog"
 	"sync"
@@ -15,34 +13,14 @@ import (
 
 	"github.com/upscaler-go/upscaler/internal/testfiles"
 	"github.com/upscaler-go/upscaler/message"
-	"github.com/upscaler-go/upscaler/tfjs"
 	"github.com/upscaler-go/upscaler/worker"
 )
 
-// fixture returns the w×h top-left corner of the fixture image of the
-// default model's package, as RGBA bytes.
+// fixture returns the w×h top-left corner (repeated when w×h is larger) of the fixture image of the
+// default model's package.
 func fixture(t testing.TB, w, h int) *image.NRGBA {
 	t.Helper()
-	pkg, err := tfjs.OpenPackage(testfiles.Package(t, testfiles.DefaultModel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := pkg.ReadFile("assets/fixture.png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := image.NewNRGBA(image.Rect(0, 0, w, h))
-	sb := img.Bounds()
-	for y := range h {
-		for x := range w {
-			out.Set(x, y, img.At(sb.Min.X+x%sb.Dx(), sb.Min.Y+y%sb.Dy()))
-		}
-	}
-	return out
+	return testfiles.Tiled(testfiles.Asset(t, testfiles.DefaultModel, "assets/fixture.png"), w, h)
 }
 
 // rgbTensor returns the RGB values of img as a tensor message of datatype dt.
