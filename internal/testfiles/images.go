@@ -1,31 +1,49 @@
 package testfiles
 
 import (
-	"bytes"
+	"archive/tar"
+	"compress/gzip"
+	"errors"
 	"image"
 	"image/png"
+	"io"
+	"os"
 	"testing"
-
-	"github.com/upscaler-go/upscaler/tfjs"
 )
 
 // Asset returns a PNG asset of a fetched model package, such as
 // "assets/fixture.png" or "assets/samples/2x/result.png", decoded.
 func Asset(tb testing.TB, pkgFile, name string) image.Image {
 	tb.Helper()
-	pkg, err := tfjs.OpenPackage(Package(tb, pkgFile))
+	// The tarball is read here rather than with package tfjs, whose own
+	// tests use this package.
+	f, err := os.Open(Package(tb, pkgFile))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, err := pkg.ReadFile(name)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		tb.Fatalf("decode %s of %s: %v", name, pkgFile, err)
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			tb.Fatalf("%s has no %s", pkgFile, name)
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if h.Name != "package/"+name {
+			continue
+		}
+		img, err := png.Decode(tr)
+		if err != nil {
+			tb.Fatalf("decode %s of %s: %v", name, pkgFile, err)
+		}
+		return img
 	}
-	return img
 }
 
 // Tiled returns a w×h image filled by repeating img from its top-left
