@@ -151,6 +151,9 @@ func (u *Upscaler) run(ctx context.Context, model *nn.Model, img *tensor.Tensor,
 	out := tensor.New(h*s, w*s, 3)
 	inScale := u.def.In().Max / 255
 	outMax := u.def.Out().Max
+	// Windows mostly share one size, so the model's input and output
+	// tensors are reused from patch to patch instead of becoming garbage.
+	var inBuf, predBuf *tensor.Tensor
 	for i, pt := range p.patches {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -164,7 +167,15 @@ func (u *Upscaler) run(ctx context.Context, model *nn.Model, img *tensor.Tensor,
 		if p.padTo != nil {
 			pw, ph = p.padTo(ww, wh)
 		}
-		in := tensor.New(ph, pw, 3)
+		if inBuf == nil || cap(inBuf.Data) < ph*pw*3 {
+			inBuf = tensor.New(ph, pw, 3)
+		} else {
+			inBuf = &tensor.Tensor{Shape: []int{ph, pw, 3}, Data: inBuf.Data[:ph*pw*3]}
+			if pw != ww || ph != wh {
+				clear(inBuf.Data) // the padding must be zeros
+			}
+		}
+		in := inBuf
 		for y := range wh {
 			src := img.Data[((win.Min.Y+y)*w+win.Min.X)*3:][:ww*3]
 			dst := in.Data[y*pw*3:][:ww*3]
@@ -180,10 +191,11 @@ func (u *Upscaler) run(ctx context.Context, model *nn.Model, img *tensor.Tensor,
 				return nil, fmt.Errorf("upscaler: pre-processing: %w", err)
 			}
 		}
-		pred, err := model.Run(ctx, in)
+		pred, err := model.RunInto(ctx, in, predBuf)
 		if err != nil {
 			return nil, err
 		}
+		predBuf = pred
 		if u.def.PostProcess != nil {
 			if pred, err = u.def.PostProcess(pred); err != nil {
 				return nil, fmt.Errorf("upscaler: post-processing: %w", err)

@@ -205,6 +205,14 @@ func (st *state) put(b []float32) { st.free = append(st.free, b) }
 // model checks ctx before each layer and often within long ones; when ctx
 // is done Run returns ctx's error.
 func (m *Model) Run(ctx context.Context, in *tensor.Tensor) (*tensor.Tensor, error) {
+	return m.RunInto(ctx, in, nil)
+}
+
+// RunInto is Run writing into dst when dst has room for the output: its
+// data is reused and its shape set to [h', w', c']. With a nil or too small
+// dst it allocates a new tensor, as Run does. Callers that run many inputs
+// of one size, such as patches, reuse one output this way.
+func (m *Model) RunInto(ctx context.Context, in, dst *tensor.Tensor) (*tensor.Tensor, error) {
 	h, w, c, err := in.HWC()
 	if err != nil {
 		return nil, fmt.Errorf("nn: input: %w", err)
@@ -250,7 +258,14 @@ func (m *Model) Run(ctx context.Context, in *tensor.Tensor) (*tensor.Tensor, err
 		st.refs[i] = s.refs
 	}
 
-	out := tensor.New(shapes[m.output].H, shapes[m.output].W, shapes[m.output].C)
+	outShape := shapes[m.output]
+	var out *tensor.Tensor
+	if dst != nil && cap(dst.Data) >= outShape.Size() {
+		// Every layer writes all of its output, so stale values never show.
+		out = &tensor.Tensor{Shape: []int{outShape.H, outShape.W, outShape.C}, Data: dst.Data[:outShape.Size()]}
+	} else {
+		out = tensor.New(outShape.H, outShape.W, outShape.C)
+	}
 	st.bufs[0] = in.Data
 	st.bufs[m.output] = out.Data
 	views := make([]View, len(m.steps))

@@ -598,3 +598,39 @@ func TestReceptiveRadiusAndScale(t *testing.T) {
 		}
 	})
 }
+
+func TestRunIntoReusesDestination(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	g := denseBlock(t, r, 6, 4, 3)
+	m, err := Compile(g, Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := randomTensor(r, 1, 9, 7, 6)
+	small := randomTensor(r, 1, 5, 4, 6)
+	want, err := m.Run(context.Background(), small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := m.Run(context.Background(), big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.RunInto(context.Background(), small, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &got.Data[0] != &dst.Data[0] {
+		t.Errorf("RunInto allocated although the destination had room")
+	}
+	if !slices.Equal(got.Shape, want.Shape) || !slices.Equal(got.Data, want.Data) {
+		t.Errorf("RunInto(small, used dst) = shape %v, differs from Run(small) with shape %v", got.Shape, want.Shape)
+	}
+	fresh, err := m.RunInto(context.Background(), big, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fresh.Data) != 9*7*fresh.Shape[2] {
+		t.Errorf("RunInto(big, small dst) returned %d values, want %d", len(fresh.Data), 9*7*fresh.Shape[2])
+	}
+}
