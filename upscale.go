@@ -65,8 +65,8 @@ func (u *Upscaler) upscale(ctx context.Context, model *nn.Model, input any, opts
 type plan struct {
 	patches []tile.Patch
 	// padTo returns the size a w×h window is padded to on the right and
-	// bottom (a fixed input size or a multiple of the divisor); nil means
-	// windows run as they are.
+	// bottom: the fixed input size, or the next multiple of the divisor.
+	// A nil padTo means windows run as they are.
 	padTo     func(w, h int) (int, int)
 	patchMode bool // the image is cut into patches, so progress is reported
 }

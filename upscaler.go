@@ -78,7 +78,7 @@ func New(cfg Config) (*Upscaler, error) {
 		return nil, fmt.Errorf("upscaler: compile model %s: %w", def.String(), err)
 	}
 	if s := info.Graph.Scale(); int(math.Round(s)) != def.Scale {
-		return nil, fmt.Errorf("upscaler: model %s enlarges %g× but its definition says %d×; set the definition's Scale to %g", def.String(), s, def.Scale, s)
+		return nil, fmt.Errorf("upscaler: model %s enlarges %g× but its definition sets Scale to %d; set it to %g", def.String(), s, def.Scale, s)
 	}
 	if in := info.Graph.Input().Shape(); in.C != 3 {
 		return nil, fmt.Errorf("upscaler: model %s takes %d channels; image models take 3 (RGB)", def.String(), in.C)

@@ -20,7 +20,7 @@ type Family struct {
 	Paths        map[int]string
 	Range        Range // both input and output range
 	Architecture string
-	// Description says what the model is good for.
+	// Description is what the model is good for.
 	Description string
 	Meta        map[string]string
 }
@@ -177,7 +177,7 @@ func FromPackage(path, name string, scale int) (Definition, error) {
 		}
 	}
 	if len(matches) == 0 {
-		return Definition{}, fmt.Errorf("models: %s holds %s@%s, which is not an official UpscalerJS model package; load its model.json with --scale instead", path, pkg.Name, pkg.Version)
+		return Definition{}, fmt.Errorf("models: %s contains %s@%s, which is not an official UpscalerJS model package; load its model.json with --scale instead", path, pkg.Name, pkg.Version)
 	}
 	// A package with several families picks the first that has the scale.
 	for _, f := range matches {
@@ -189,7 +189,7 @@ func FromPackage(path, name string, scale int) (Definition, error) {
 			continue
 		}
 		if f.Version != pkg.Version {
-			return Definition{}, fmt.Errorf("models: %s holds %s@%s but the catalog describes version %s", path, pkg.Name, pkg.Version, f.Version)
+			return Definition{}, fmt.Errorf("models: %s contains %s@%s but the catalog lists version %s", path, pkg.Name, pkg.Version, f.Version)
 		}
 		d := f.definition(s)
 		d.Source = path

@@ -74,6 +74,6 @@ func (e *Env) Parallel(n, chunk int, fn func(worker, lo, hi int) error) error {
 	return firstErr
 }
 
-// DefaultThreads is the number of goroutines a model uses when the caller
-// does not say: GOMAXPROCS.
+// DefaultThreads returns the number of goroutines a model uses when the
+// caller sets none: GOMAXPROCS.
 func DefaultThreads() int { return runtime.GOMAXPROCS(0) }

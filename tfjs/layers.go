@@ -14,7 +14,8 @@ import (
 	"github.com/upscaler-go/upscaler/tensor"
 )
 
-// LayerConfig is what a LayerFunc receives to build one layer.
+// LayerConfig is the input of a LayerFunc: one Keras layer's name, class,
+// config and weights.
 type LayerConfig struct {
 	Name      string
 	ClassName string
@@ -234,7 +235,7 @@ func newConv2D(cfg *LayerConfig) (nn.Layer, error) {
 		return nil, err
 	}
 	if len(kernel.Shape) != 4 || kernel.Shape[0] != f.KernelSize[0] || kernel.Shape[1] != f.KernelSize[1] || (f.Filters != 0 && kernel.Shape[3] != f.Filters) {
-		return nil, fmt.Errorf("kernel has shape %v but the config says kernel_size %v and %d filters", kernel.Shape, f.KernelSize, f.Filters)
+		return nil, fmt.Errorf("kernel has shape %v but the config sets kernel_size %v and %d filters", kernel.Shape, f.KernelSize, f.Filters)
 	}
 	bias, err := biasOf(cfg, f.useBias())
 	if err != nil {

@@ -15,7 +15,7 @@ func platformKernels() []Kernel {
 	}
 	// NOTE: the avx512 kernel has been checked only in the assembly
 	// interpreter of the tests, not yet on an AVX-512 CPU, so it runs only
-	// when UPSCALER_GEMM=avx512 asks for it.
+	// when UPSCALER_GEMM=avx512 selects it.
 	if cpu.X86.HasAVX512F {
 		k := newSIMDKernel("avx512", avx512Shapes, l1d, l2)
 		k.optIn = true
