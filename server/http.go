@@ -476,6 +476,9 @@ func contentType(f upscaler.Format) string {
 }
 
 func (s *Server) handleUpscale(w http.ResponseWriter, r *http.Request) {
+	if s.rejectWhenFull(w, r) {
+		return
+	}
 	ctx, cancel := contextWithTimeout(r, s.cfg.RequestTimeout)
 	defer cancel()
 	req, err := s.parseUpscaleRequest(w, r)
@@ -489,6 +492,21 @@ func (s *Server) handleUpscale(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeResult(w, r, req, res)
+}
+
+// rejectWhenFull answers 429 Too Many Requests and returns true when the
+// queue is full. Handlers call it before reading the body, so that a
+// rejected request costs no decoding: under overload, rejections would
+// otherwise take processor time from the running upscales and from the
+// liveness probes. The queue can fill between this check and acquire,
+// which then rejects the request after all.
+func (s *Server) rejectWhenFull(w http.ResponseWriter, r *http.Request) bool {
+	if !s.queue.full() {
+		return false
+	}
+	s.queue.metrics.rejected.Inc()
+	s.writeError(w, r, errBusy)
+	return true
 }
 
 // contextWithTimeout returns r's context bounded by d. The request context

@@ -135,6 +135,9 @@ func (st *jobStore) expireLocked(now time.Time) {
 }
 
 func (s *Server) handleJobCreate(w http.ResponseWriter, r *http.Request) {
+	if s.rejectWhenFull(w, r) {
+		return
+	}
 	req, err := s.parseUpscaleRequest(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -146,12 +149,10 @@ func (s *Server) handleJobCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
-	// Reject at once when the queue is full, rather than accepting a job
-	// that would fail later. A job admitted here can still find the queue
-	// full when it starts, and then ends in the error state.
-	if s.queue.full() {
-		s.queue.metrics.rejected.Inc()
-		s.writeError(w, r, errBusy)
+	// Check again after reading the body, rather than accept a job that
+	// would fail later. A job admitted here can still find the queue full
+	// when it starts, and then ends in the error state.
+	if s.rejectWhenFull(w, r) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.base, s.cfg.RequestTimeout)

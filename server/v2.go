@@ -146,6 +146,9 @@ func (s *Server) handleModelReady(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
+	if s.rejectWhenFull(w, r) {
+		return
+	}
 	ctx, cancel := contextWithTimeout(r, s.cfg.RequestTimeout)
 	defer cancel()
 	ref, def, ok := s.modelFor(w, r)

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -67,5 +69,27 @@ func runServe(ctx context.Context, cfg server.Config, s *streams) error {
 		}
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(s.err, nil))
+	spareProcessor(&cfg)
 	return server.Run(ctx, cfg)
+}
+
+// spareProcessor sets GOMAXPROCS to one more than the CPUs or the model
+// goroutines, whichever is more, so the HTTP server always has a Go
+// processor. Go's scheduler has no priorities, and model goroutines compute
+// without blocking: with every processor busy, a goroutine woken by the
+// network waits in a run queue behind them, and liveness probes time out.
+// An explicit GOMAXPROCS in the environment wins.
+func spareProcessor(cfg *server.Config) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	procs := runtime.GOMAXPROCS(0)
+	if cfg.Threads == 0 {
+		cfg.Threads = max(1, procs/cfg.Workers)
+	}
+	busy := procs
+	if cfg.WorkerMode == server.WorkerInProcess {
+		busy = max(busy, cfg.Workers*cfg.Threads)
+	}
+	runtime.GOMAXPROCS(busy + 1)
 }

@@ -197,18 +197,27 @@ func libraryOutput(t *testing.T, def *models.Definition, input string, opts *ups
 // 8-bit NRGBA pixels.
 func checkSamePixels(t *testing.T, name string, got image.Image, want *image.NRGBA) {
 	t.Helper()
+	if err := samePixels(got, want); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// samePixels reports the first difference in size or 8-bit NRGBA pixels
+// between got and want.
+func samePixels(got image.Image, want *image.NRGBA) error {
 	if got.Bounds().Size() != want.Bounds().Size() {
-		t.Fatalf("%s: size %v, want %v", name, got.Bounds().Size(), want.Bounds().Size())
+		return fmt.Errorf("size %v, want %v", got.Bounds().Size(), want.Bounds().Size())
 	}
 	b := got.Bounds()
 	for y := range b.Dy() {
 		for x := range b.Dx() {
 			g := color.NRGBAModel.Convert(got.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
 			if w := want.NRGBAAt(x, y); g != w {
-				t.Fatalf("%s: pixel (%d, %d) = %v, want %v (library output)", name, x, y, g, w)
+				return fmt.Errorf("pixel (%d, %d) = %v, want %v (library output)", x, y, g, w)
 			}
 		}
 	}
+	return nil
 }
 
 // listDir returns the names in dir, sorted.
