@@ -52,6 +52,7 @@ func BenchmarkConv2D(b *testing.B) {
 	for _, model := range []struct{ name, pkg, path string }{
 		{"slim-x4", testfiles.ESRGANSlim, "models/x4/model.json"},
 		{"medium-x4", testfiles.ESRGANMedium, "models/x4/model.json"},
+		{"thick-x4", testfiles.ESRGANThick, "models/x4/model.json"},
 	} {
 		b.Run(model.name, func(b *testing.B) {
 			m := loadModel(b, model.pkg, model.path)

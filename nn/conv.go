@@ -71,6 +71,10 @@ type Conv2D struct {
 	bias        []float32
 	epilogue    gemm.Epilogue
 	postprocess bool // the activation is not fusable and runs after the product
+	// upH and upW, above 1, fold a nearest-neighbour UpSampling2D into the
+	// input: the convolution reads each input pixel as a block of upH×upW
+	// pixels, so the enlarged feature map is never stored.
+	upH, upW int
 }
 
 // NewConv2D returns a convolution with kernel of shape [kh, kw, in, out] and
@@ -121,6 +125,27 @@ func (c *Conv2D) withActivation(a fusableActivation) (*Conv2D, bool) {
 	return &fused, true
 }
 
+// withUpsample returns a copy of c that reads its input enlarged by u,
+// when u repeats pixels and c takes the row passes, which build their
+// padded input rows themselves.
+func (c *Conv2D) withUpsample(u *UpSampling2D) (*Conv2D, bool) {
+	if u.Interpolation != Nearest || c.rows == nil || c.upH > 1 || c.upW > 1 {
+		return nil, false
+	}
+	fused := *c
+	fused.upH, fused.upW = u.SizeH, u.SizeW
+	return &fused, true
+}
+
+// upsampled returns the size of the input the convolution reads for an h×w
+// input.
+func (c *Conv2D) upsampled(h, w int) (int, int) {
+	if c.upH > 1 || c.upW > 1 {
+		return mulDim(h, c.upH), mulDim(w, c.upW)
+	}
+	return h, w
+}
+
 func (*Conv2D) Class() string { return "Conv2D" }
 
 // Footprint returns the kernel's reach and the stride's downscaling.
@@ -137,8 +162,9 @@ func (c *Conv2D) OutputShape(in []Shape) (Shape, error) {
 	if s.C != c.inC {
 		return Shape{}, fmt.Errorf("kernel takes %d input channels but the input has %d", c.inC, s.C)
 	}
-	h, _ := outSize(s.H, c.kh, c.cfg.StrideH, c.cfg.DilationH, c.cfg.Padding)
-	w, _ := outSize(s.W, c.kw, c.cfg.StrideW, c.cfg.DilationW, c.cfg.Padding)
+	inH, inW := c.upsampled(s.H, s.W)
+	h, _ := outSize(inH, c.kh, c.cfg.StrideH, c.cfg.DilationH, c.cfg.Padding)
+	w, _ := outSize(inW, c.kw, c.cfg.StrideW, c.cfg.DilationW, c.cfg.Padding)
 	return Shape{h, w, c.outC}, nil
 }
 
@@ -149,8 +175,9 @@ func rowsPerChunk(k int) int { return min(max(32768/k, 16), 256) }
 func (c *Conv2D) Forward(ctx context.Context, env *Env, in []View, out View) error {
 	src := in[0]
 	k := c.kh * c.kw * c.inC
-	_, padT := outSize(src.H, c.kh, c.cfg.StrideH, c.cfg.DilationH, c.cfg.Padding)
-	_, padL := outSize(src.W, c.kw, c.cfg.StrideW, c.cfg.DilationW, c.cfg.Padding)
+	inH, inW := c.upsampled(src.H, src.W)
+	_, padT := outSize(inH, c.kh, c.cfg.StrideH, c.cfg.DilationH, c.cfg.Padding)
+	_, padL := outSize(inW, c.kw, c.cfg.StrideW, c.cfg.DilationW, c.cfg.Padding)
 	if c.rows != nil {
 		return c.forwardRows(ctx, env, src, out, padT, padL)
 	}

@@ -56,12 +56,14 @@ func (c *Conv2D) forwardRows(ctx context.Context, env *Env, src, out View, padT,
 	kern := gemm.Default()
 	cin := c.inC
 	rowLen := (out.W + c.kw - 1) * cin // floats in one padded input row
+	upH, upW := max(c.upH, 1), max(c.upW, 1)
 	return env.Parallel(out.H, bandRows(out.H, env.Threads()), func(worker, lo, hi int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		pad := env.Scratch(worker, (hi-lo+c.kh-1)*rowLen)
-		padBand(pad, src, lo-padT, hi-lo+c.kh-1, rowLen, padL)
+		iy0 := lo - padT
+		padBand(pad, src, iy0, hi-lo+c.kh-1, rowLen, padL, upH, upW)
 
 		for y := lo; y < hi; y++ {
 			dst := out.Data[y*out.W*out.Stride:]
@@ -71,7 +73,8 @@ func (c *Conv2D) forwardRows(ctx context.Context, env *Env, src, out View, padT,
 					ep = c.epilogue
 				}
 				ep.Accumulate = ky > 0
-				kern.Mul(out.W, pad[(y-lo+ky)*rowLen:], cin, b, dst, out.Stride, ep)
+				r := bandRow(y-lo+ky, iy0, upH, src.H)
+				kern.Mul(out.W, pad[r*rowLen:], cin, b, dst, out.Stride, ep)
 			}
 		}
 		if c.postprocess {
@@ -81,28 +84,50 @@ func (c *Conv2D) forwardRows(ctx context.Context, env *Env, src, out View, padT,
 	})
 }
 
-// padBand writes rows input rows from row iy0 of src to pad, each padded to
-// rowLen floats: padL zero pixels, the row's pixels packed densely, then
-// zeros. Rows outside src are all zeros.
-func padBand(pad []float32, src View, iy0, rows, rowLen, padL int) {
+// padBand writes rows input rows from row iy0 of src, enlarged upH×upW
+// times by repeating pixels, to pad, each padded to rowLen floats: padL zero
+// pixels, the row's pixels packed densely, then zeros. Rows outside the
+// enlarged src are all zeros. A row that repeats an earlier row of the band
+// is not written: bandRow gives the row to read instead.
+func padBand(pad []float32, src View, iy0, rows, rowLen, padL, upH, upW int) {
 	cin := src.C
 	for r := range rows {
 		dst := pad[r*rowLen : (r+1)*rowLen]
 		iy := iy0 + r
-		if iy < 0 || iy >= src.H {
+		if iy < 0 || iy >= src.H*upH {
 			clear(dst)
 			continue
 		}
+		if bandRow(r, iy0, upH, src.H) != r {
+			continue
+		}
 		clear(dst[:padL*cin])
-		n := min(src.W, rowLen/cin-padL) // pixels of the input row that fit
+		n := min(src.W*upW, rowLen/cin-padL) // pixels of the enlarged row that fit
 		body := dst[padL*cin : (padL+n)*cin]
-		if src.Stride == cin {
-			copy(body, src.Data[iy*src.W*cin:])
-		} else {
+		sy := iy / upH
+		switch {
+		case upW == 1 && src.Stride == cin:
+			copy(body, src.Data[sy*src.W*cin:])
+		case upW == 1:
 			for x := range n {
-				copy(body[x*cin:(x+1)*cin], src.At(iy, x))
+				copy(body[x*cin:(x+1)*cin], src.At(sy, x))
+			}
+		default:
+			for x := range n {
+				copy(body[x*cin:(x+1)*cin], src.At(sy, x/upW))
 			}
 		}
 		clear(dst[(padL+n)*cin:])
 	}
+}
+
+// bandRow returns the row of a band, padded by padBand from input row iy0
+// on, that holds the data of row r: r itself, or with upH above 1 the
+// band's first row enlarged from the same source row.
+func bandRow(r, iy0, upH, srcH int) int {
+	iy := iy0 + r
+	if upH == 1 || iy < 0 || iy >= srcH*upH {
+		return r
+	}
+	return max(iy/upH*upH-iy0, 0)
 }

@@ -44,8 +44,9 @@ type Options struct {
 	Threads int
 }
 
-// Compile prepares g for running: it fuses activations into convolutions
-// and plans which outputs are written in place into concatenations.
+// Compile prepares g for running: it fuses activations and nearest-neighbour
+// upsampling into convolutions and plans which outputs are written in place
+// into concatenations.
 func Compile(g *Graph, opts Options) (*Model, error) {
 	m := &Model{graph: g, threads: opts.Threads}
 	if m.threads <= 0 {
@@ -86,10 +87,31 @@ func (m *Model) countReaders() {
 	}
 }
 
-// fuse folds an activation into the convolution that feeds it when the
-// activation is the convolution's only reader, so the activation runs while
-// the convolution stores its output.
+// fuse folds a nearest-neighbour UpSampling2D into the convolution that
+// reads it, and an activation into the convolution that feeds it, when the
+// convolution is the upsampling's only reader or the activation the
+// convolution's. The enlarged map is then never stored, and the activation
+// runs while the convolution stores its output.
 func (m *Model) fuse() {
+	for i := range m.steps {
+		s := &m.steps[i]
+		conv, ok := s.layer.(*Conv2D)
+		if !ok || len(s.inputs) != 1 {
+			continue
+		}
+		src := &m.steps[s.inputs[0]]
+		up, ok := src.layer.(*UpSampling2D)
+		if !ok || src.readers != 1 || s.inputs[0] == m.output {
+			continue
+		}
+		fused, ok := conv.withUpsample(up)
+		if !ok {
+			continue
+		}
+		s.layer = fused
+		s.inputs = slices.Clone(src.inputs)
+		src.dead = true
+	}
 	for i := range m.steps {
 		s := &m.steps[i]
 		act, ok := s.layer.(fusableActivation)
