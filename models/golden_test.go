@@ -88,6 +88,7 @@ func TestGolden(t *testing.T) {
 			}
 			want := readPNG(t, pkg, c.sample)
 			maxDiff, differing, total := compareRGB(got, want)
+			t.Logf("against UpscalerJS's sample: max difference %d levels, %d of %d values differ", maxDiff, differing, total)
 			if maxDiff > 1 || float64(differing) > 0.001*float64(total) {
 				t.Errorf("output differs from UpscalerJS's sample %s: max difference %d levels, %d of %d values differ (%.3f%%); want at most 1 level and 0.1%%",
 					c.sample, maxDiff, differing, total, 100*float64(differing)/float64(total))

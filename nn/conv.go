@@ -73,8 +73,10 @@ type Conv2D struct {
 	postprocess bool // the activation is not fusable and runs after the product
 	// upH and upW, above 1, fold a nearest-neighbour UpSampling2D into the
 	// input: the convolution reads each input pixel as a block of upH×upW
-	// pixels, so the enlarged feature map is never stored.
+	// pixels, so the enlarged feature map is never stored. With "same"
+	// padding, phases holds the kernel summed by phase (conv_phases.go).
 	upH, upW int
+	phases   *phaseConv
 }
 
 // NewConv2D returns a convolution with kernel of shape [kh, kw, in, out] and
@@ -134,6 +136,13 @@ func (c *Conv2D) withUpsample(u *UpSampling2D) (*Conv2D, bool) {
 	}
 	fused := *c
 	fused.upH, fused.upW = u.SizeH, u.SizeW
+	if c.cfg.Padding == Same {
+		p, err := newPhaseConv(c, u.SizeH, u.SizeW)
+		if err != nil {
+			return nil, false
+		}
+		fused.phases = p
+	}
 	return &fused, true
 }
 
@@ -178,6 +187,9 @@ func (c *Conv2D) Forward(ctx context.Context, env *Env, in []View, out View) err
 	inH, inW := c.upsampled(src.H, src.W)
 	_, padT := outSize(inH, c.kh, c.cfg.StrideH, c.cfg.DilationH, c.cfg.Padding)
 	_, padL := outSize(inW, c.kw, c.cfg.StrideW, c.cfg.DilationW, c.cfg.Padding)
+	if c.phases != nil && out.Stride == out.C {
+		return c.forwardPhases(ctx, env, src, out)
+	}
 	if c.rows != nil {
 		return c.forwardRows(ctx, env, src, out, padT, padL)
 	}

@@ -40,6 +40,9 @@ type Kernel interface {
 	Name() string
 	// Pack lays out the k×n row-major matrix b for Mul.
 	Pack(b []float32, k, n int) *Packed
+	// Unpack returns the k×n row-major matrix that p was packed from. It
+	// panics if p was packed by another kernel.
+	Unpack(p *Packed) []float32
 	// Mul computes c[i*ldc+j] = ep(sum over p of a[i*lda+p]·B[p][j]) for
 	// i < m and j < B.N, where ep adds the old c[i*ldc+j] first when
 	// ep.Accumulate is set. It writes no other element of c. The rows of A
@@ -121,6 +124,13 @@ func check(m int, a []float32, lda int, b *Packed, c []float32, ldc int, ep Epil
 	}
 	if ep.Bias != nil && len(ep.Bias) < b.N {
 		panic(fmt.Sprintf("gemm: bias has %d elements, need %d", len(ep.Bias), b.N))
+	}
+}
+
+// checkUnpack panics if p was not packed by the kernel named kernel.
+func checkUnpack(p *Packed, kernel string) {
+	if p.Kernel != kernel {
+		panic(fmt.Sprintf("gemm: the %s kernel cannot unpack a matrix packed by the %q kernel", kernel, p.Kernel))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -468,5 +469,36 @@ func BenchmarkMul(b *testing.B) {
 				b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+func TestUnpackRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, kern := range Kernels() {
+		for _, size := range [][2]int{{1, 1}, {5, 3}, {7, 4}, {9, 5}, {13, 16}, {3, 17}, {10, 33}, {4, 70}, {0, 6}} {
+			k, n := size[0], size[1]
+			b := make([]float32, k*n)
+			for i := range b {
+				b[i] = r.Float32()
+			}
+			got := kern.Unpack(kern.Pack(b, k, n))
+			if !slices.Equal(got, b) {
+				t.Errorf("%s: Unpack(Pack(b)) of a %d×%d matrix differs from b", kern.Name(), k, n)
+			}
+		}
+	}
+}
+
+func TestUnpackOtherKernelPanics(t *testing.T) {
+	p := &Packed{K: 1, N: 1, Kernel: "other", Data: []float32{1}}
+	for _, kern := range Kernels() {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s Unpack of a matrix packed by \"other\" did not panic", kern.Name())
+				}
+			}()
+			kern.Unpack(p)
+		}()
 	}
 }

@@ -29,6 +29,19 @@ func (goKernel) Pack(b []float32, k, n int) *Packed {
 	return &Packed{K: k, N: n, Kernel: "go", Data: data}
 }
 
+// Unpack implements Kernel.
+func (goKernel) Unpack(p *Packed) []float32 {
+	checkUnpack(p, "go")
+	b := make([]float32, p.K*p.N)
+	for col := range p.N {
+		panel := p.Data[col/goNR*p.K*goNR:]
+		for i := range p.K {
+			b[i*p.N+col] = panel[i*goNR+col%goNR]
+		}
+	}
+	return b
+}
+
 func (goKernel) Mul(m int, a []float32, lda int, b *Packed, c []float32, ldc int, ep Epilogue) {
 	check(m, a, lda, b, c, ldc, ep)
 	k, n := b.K, b.N

@@ -32,6 +32,12 @@ func (openblasKernel) Pack(b []float32, k, n int) *Packed {
 	return &Packed{K: k, N: n, Kernel: "openblas", Data: append([]float32(nil), b[:k*n]...)}
 }
 
+// Unpack implements Kernel.
+func (openblasKernel) Unpack(p *Packed) []float32 {
+	checkUnpack(p, "openblas")
+	return append([]float32(nil), p.Data[:p.K*p.N]...)
+}
+
 // Mul implements Kernel. It panics if b was packed by another kernel or if
 // the sizes fail the checks of check.
 func (openblasKernel) Mul(m int, a []float32, lda int, b *Packed, c []float32, ldc int, ep Epilogue) {

@@ -146,6 +146,33 @@ func (s *simdKernel) Pack(b []float32, k, n int) *Packed {
 	return &Packed{K: k, N: n, Kernel: s.name, Data: data}
 }
 
+// Unpack implements Kernel.
+func (s *simdKernel) Unpack(p *Packed) []float32 {
+	checkUnpack(p, s.name)
+	k, n := p.K, p.N
+	b := make([]float32, k*n)
+	if n > 0 && n <= maxDotN {
+		w := s.lanes
+		for i := range k {
+			for j := range n {
+				b[i*n+j] = p.Data[i/w*w*n+j*w+i%w]
+			}
+		}
+		return b
+	}
+	off := 0
+	for j0 := 0; j0 < n; {
+		pn := s.panel(n - j0)
+		cols := min(pn.nr, n-j0)
+		for i := range k {
+			copy(b[i*n+j0:i*n+j0+cols], p.Data[off+i*pn.nr:])
+		}
+		off += k * pn.nr
+		j0 += cols
+	}
+	return b
+}
+
 // Mul implements Kernel. It panics if b was packed by another kernel or if
 // the sizes fail the checks of check.
 //

@@ -115,3 +115,25 @@ func TestCacheSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestUnpackSIMDLayouts checks Unpack on both SIMD layouts, AVX-512's too,
+// whichever this CPU runs.
+func TestUnpackSIMDLayouts(t *testing.T) {
+	for _, shapes := range []simdShapes{avx2Shapes, avx512Shapes} {
+		kern := newSIMDKernel("test", shapes, defaultL1D, defaultL2)
+		for _, size := range [][2]int{{1, 1}, {9, 3}, {17, 4}, {5, 5}, {3, 48}, {7, 49}, {2, 192}} {
+			k, n := size[0], size[1]
+			b := make([]float32, k*n)
+			for i := range b {
+				b[i] = float32(i + 1)
+			}
+			got := kern.Unpack(kern.Pack(b, k, n))
+			for i := range b {
+				if got[i] != b[i] {
+					t.Errorf("lanes %d, %d×%d: Unpack(Pack(b))[%d] = %v, want %v", shapes.lanes, k, n, i, got[i], b[i])
+					break
+				}
+			}
+		}
+	}
+}
