@@ -110,6 +110,19 @@ func checkRun(t *testing.T, m *Model, in *tensor.Tensor) *tensor.Tensor {
 	return got
 }
 
+// buildGraph builds the graph that f makes from an input "in" of any size
+// with 3 channels.
+func buildGraph(t *testing.T, f func(b *Builder, x *Node) *Node) *Graph {
+	t.Helper()
+	b := NewBuilder()
+	x := b.Input("in", Shape{Dynamic, Dynamic, 3})
+	g, err := b.Build(f(b, x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 // stepNamed returns the index of the compiled step with the given name.
 func stepNamed(t *testing.T, m *Model, name string) int {
 	t.Helper()
@@ -154,15 +167,7 @@ func TestDenseBlockInPlaceConcatenation(t *testing.T) {
 
 func TestConcatenationPlanning(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
-	build := func(f func(b *Builder, x *Node) *Node) *Graph {
-		b := NewBuilder()
-		x := b.Input("in", Shape{Dynamic, Dynamic, 3})
-		g, err := b.Build(f(b, x))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
-	}
+	build := func(f func(b *Builder, x *Node) *Node) *Graph { return buildGraph(t, f) }
 	tests := []struct {
 		name  string
 		graph *Graph
@@ -252,12 +257,7 @@ func TestActivationFusion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := NewBuilder()
-			x := b.Input("in", Shape{Dynamic, Dynamic, 3})
-			g, err := b.Build(tt.build(b, x))
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := buildGraph(t, tt.build)
 			m, err := Compile(g, Options{Threads: 2})
 			if err != nil {
 				t.Fatal(err)
@@ -320,12 +320,7 @@ func TestUpsampleFusion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := NewBuilder()
-			x := b.Input("in", Shape{Dynamic, Dynamic, 3})
-			g, err := b.Build(tt.build(b, x))
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := buildGraph(t, tt.build)
 			for _, threads := range []int{1, 2} {
 				m, err := Compile(g, Options{Threads: threads})
 				if err != nil {
