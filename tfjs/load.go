@@ -1,6 +1,7 @@
 package tfjs
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,7 +112,7 @@ func load(fsys fs.FS, name string, opts *Options) (*Model, error) {
 	dir := path.Dir(name)
 	for gi := range mj.WeightsManifest {
 		g := &mj.WeightsManifest[gi]
-		var buf []byte
+		var shards [][]byte
 		var files []string
 		for _, p := range g.Paths {
 			file := path.Join(dir, p)
@@ -124,9 +125,9 @@ func load(fsys fs.FS, name string, opts *Options) (*Model, error) {
 				return nil, fmt.Errorf("weight shard: %w", err)
 			}
 			total += int64(len(b))
-			buf = append(buf, b...)
+			shards = append(shards, b)
 		}
-		ws, err := DecodeGroup(g, buf, files)
+		ws, err := decodeShards(g, shards, files)
 		if err != nil {
 			return nil, err
 		}
@@ -145,13 +146,23 @@ func load(fsys fs.FS, name string, opts *Options) (*Model, error) {
 	return &Model{File: name, Graph: g, Topology: top.className, KerasVersion: top.kerasVersion, Params: params, WeightBytes: total}, nil
 }
 
-// readLimited reads a file of at most limit bytes.
+// readLimited reads a file of at most limit bytes. A file of a memFS is
+// handed over instead, and can be read only once.
 func readLimited(fsys fs.FS, name string, limit int64) ([]byte, error) {
+	if m, ok := fsys.(memFS); ok {
+		if b, ok := m.take(name); ok {
+			if int64(len(b)) > limit {
+				return nil, fmt.Errorf("%s is %d bytes, more than the %d a model file may have", name, len(b), limit)
+			}
+			return b, nil
+		}
+	}
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	var buf bytes.Buffer
 	if st, err := f.Stat(); err == nil {
 		if !st.Mode().IsRegular() {
 			return nil, fmt.Errorf("%s is not a regular file", name)
@@ -159,11 +170,14 @@ func readLimited(fsys fs.FS, name string, limit int64) ([]byte, error) {
 		if st.Size() > limit {
 			return nil, fmt.Errorf("%s is %d bytes, more than the %d a model file may have", name, st.Size(), limit)
 		}
+		// Room for the whole file and the read that finds its end, so the
+		// buffer is allocated once.
+		buf.Grow(int(st.Size()) + bytes.MinRead)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
+	b := buf.Bytes()
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("%s is more than the %d bytes a model file may have", name, limit)
 	}

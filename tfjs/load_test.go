@@ -681,3 +681,37 @@ func TestOpenPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeShardsSplits decodes one group cut into shards at every byte
+// offset, with empty shards between, and expects what DecodeGroup gives
+// for the joined bytes.
+func TestDecodeShardsSplits(t *testing.T) {
+	g := &WeightGroup{Weights: []WeightSpec{
+		{Name: "a/w", Dtype: "float32", Shape: []int{3}},
+		{Name: "b/w", Dtype: "float32", Shape: []int{0}},
+		{Name: "c/w", Dtype: "float32", Shape: []int{2}, Quantization: &Quantization{Dtype: "uint16", Min: f64(-1), Scale: f64(0.5)}},
+		{Name: "d/w", Dtype: "float32", Shape: []int{2}},
+	}}
+	data := append(append(f32Bytes(1.5, -2, 3.25), u16Bytes(2, 9)...), f32Bytes(7, -0.125)...)
+	want, err := DecodeGroup(g, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i <= len(data); i++ {
+		for j := i; j <= len(data); j++ {
+			shards := [][]byte{data[:i], {}, data[i:j], data[j:]}
+			got, err := decodeShards(g, shards, nil)
+			if err != nil {
+				t.Fatalf("shards cut at %d and %d: %v", i, j, err)
+			}
+			for name, w := range want {
+				if fmt.Sprint(got[name].Data) != fmt.Sprint(w.Data) {
+					t.Fatalf("shards cut at %d and %d: %s = %v, want %v", i, j, name, got[name].Data, w.Data)
+				}
+			}
+		}
+	}
+	if _, err := decodeShards(g, [][]byte{data[:10], data[12:]}, nil); err == nil {
+		t.Error("decodeShards with 2 bytes missing returned no error")
+	}
+}

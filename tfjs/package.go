@@ -143,12 +143,13 @@ func readTarball(file string, keep func(name string) bool) (map[string][]byte, e
 		if h.Size > MaxPackageFileBytes || total+h.Size > MaxPackageBytes {
 			return nil, fmt.Errorf("%s: entry %q is %d bytes, too large for a model file", file, h.Name, h.Size)
 		}
-		b, err := io.ReadAll(io.LimitReader(tr, h.Size))
-		if err != nil {
+		// The header gives the size, so the bytes are read into one
+		// allocation of that size.
+		b := make([]byte, h.Size)
+		if n, err := io.ReadFull(tr, b); errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: entry %q is truncated: %d of %d bytes: %w", file, h.Name, n, h.Size, io.ErrUnexpectedEOF)
+		} else if err != nil {
 			return nil, fmt.Errorf("%s: entry %q: %w", file, h.Name, err)
-		}
-		if int64(len(b)) != h.Size {
-			return nil, fmt.Errorf("%s: entry %q is truncated: %d of %d bytes: %w", file, h.Name, len(b), h.Size, io.ErrUnexpectedEOF)
 		}
 		total += h.Size
 		files[name] = b
@@ -172,6 +173,15 @@ func packagePath(name string) (string, error) {
 
 // memFS is a read-only file system of whole files kept in memory.
 type memFS map[string][]byte
+
+// take hands over the bytes of a file and removes it from m, so that a model's
+// shards are not copied once more and their memory is freed as soon as the
+// weights are decoded.
+func (m memFS) take(name string) ([]byte, bool) {
+	b, ok := m[name]
+	delete(m, name)
+	return b, ok
+}
 
 func (m memFS) Open(name string) (fs.File, error) {
 	if !fs.ValidPath(name) {

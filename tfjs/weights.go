@@ -50,7 +50,39 @@ func storedSize(w *WeightSpec) (int, error) {
 // concatenation of its shards. files names the shards for errors. The byte
 // count must match the manifest exactly.
 func DecodeGroup(g *WeightGroup, data []byte, files []string) (map[string]*tensor.Tensor, error) {
+	return decodeShards(g, [][]byte{data}, files)
+}
+
+// decodeShards is DecodeGroup over the shards as they were read. A weight
+// inside one shard is decoded from it in place, and only a weight that
+// spans two or more shards is copied together first.
+func decodeShards(g *WeightGroup, shards [][]byte, files []string) (map[string]*tensor.Tensor, error) {
 	out := make(map[string]*tensor.Tensor, len(g.Weights))
+	total := 0
+	for _, s := range shards {
+		total += len(s)
+	}
+	// span returns stored bytes [lo, hi) of the group.
+	start := 0 // group offset of shards[0]
+	span := func(lo, hi int) []byte {
+		if hi == lo {
+			return nil
+		}
+		for len(shards) > 0 && lo >= start+len(shards[0]) {
+			start += len(shards[0])
+			shards = shards[1:]
+		}
+		if hi <= start+len(shards[0]) {
+			return shards[0][lo-start : hi-start]
+		}
+		b := make([]byte, 0, hi-lo)
+		for i, off := 0, start; len(b) < hi-lo; i++ {
+			s := shards[i]
+			b = append(b, s[max(lo-off, 0):min(hi-off, len(s))]...)
+			off += len(s)
+		}
+		return b
+	}
 	off := 0
 	for i := range g.Weights {
 		w := &g.Weights[i]
@@ -67,13 +99,13 @@ func DecodeGroup(g *WeightGroup, data []byte, files []string) (map[string]*tenso
 			return nil, werr(fmt.Errorf("shape %v is larger than any model weight can be", w.Shape))
 		}
 		nbytes := n * size
-		if off+nbytes > len(data) {
-			return nil, werr(fmt.Errorf("needs bytes %d to %d but the shards hold only %d bytes: a shard is truncated or missing", off, off+nbytes, len(data)))
+		if off+nbytes > total {
+			return nil, werr(fmt.Errorf("needs bytes %d to %d but the shards hold only %d bytes: a shard is truncated or missing", off, off+nbytes, total))
 		}
 		if _, dup := out[w.Name]; dup {
 			return nil, werr(fmt.Errorf("listed twice in the manifest"))
 		}
-		t, err := decodeWeight(w, data[off:off+nbytes], n)
+		t, err := decodeWeight(w, span(off, off+nbytes), n)
 		if err != nil {
 			return nil, werr(err)
 		}
@@ -81,8 +113,8 @@ func DecodeGroup(g *WeightGroup, data []byte, files []string) (map[string]*tenso
 		out[w.Name] = t
 		off += nbytes
 	}
-	if off != len(data) {
-		return nil, &WeightError{Files: files, Err: fmt.Errorf("shards hold %d bytes but the manifest's weights take %d", len(data), off)}
+	if off != total {
+		return nil, &WeightError{Files: files, Err: fmt.Errorf("shards hold %d bytes but the manifest's weights take %d", total, off)}
 	}
 	return out, nil
 }
