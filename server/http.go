@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -202,6 +203,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch code {
 	case http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", strconv.Itoa(s.queue.retryAfterSeconds()))
+	case http.StatusRequestEntityTooLarge:
+		msg = s.tooLargeMessage(err)
 	case http.StatusServiceUnavailable:
 		if errors.Is(err, context.DeadlineExceeded) {
 			msg = fmt.Sprintf("request timed out after %s: use a smaller image or a patch size", s.cfg.RequestTimeout)
@@ -210,6 +213,22 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "internal error: " + msg
 	}
 	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// libraryHint matches the advice that image decoding errors give to
+// library callers, such as "(raise Limits.MaxPixels to decode it)".
+var libraryHint = regexp.MustCompile(` \(raise Limits\.\w+[^)]*\)`)
+
+// tooLargeMessage words a 413 error for the service's clients: it names
+// the server's limit and the serve flag that sets it, in place of the
+// library's advice.
+func (s *Server) tooLargeMessage(err error) string {
+	var maxBytes *http.MaxBytesError
+	if errors.As(err, &maxBytes) {
+		return fmt.Sprintf("request body is larger than this server's limit of %d bytes (upscaler serve --max-body-bytes)", maxBytes.Limit)
+	}
+	return fmt.Sprintf("%s; this server takes at most %d pixels (upscaler serve --max-pixels)",
+		libraryHint.ReplaceAllString(err.Error(), ""), s.cfg.MaxPixels)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -494,7 +513,7 @@ func (s *Server) handleUpscale(w http.ResponseWriter, r *http.Request) {
 	s.writeResult(w, r, req, res)
 }
 
-// rejectWhenFull answers 429 Too Many Requests and returns true when the
+// rejectWhenFull responds 429 Too Many Requests and returns true when the
 // queue is full. Handlers call it before reading the body, so that a
 // rejected request costs no decoding: under overload, rejections would
 // otherwise take processor time from the running upscales and from the

@@ -113,6 +113,21 @@ func (st *jobStore) evictLocked() {
 	}
 }
 
+// removeFinished drops j, and with it its result, when j has finished. It
+// reports whether j was dropped.
+func (st *jobStore) removeFinished(j *job) bool {
+	j.mu.Lock()
+	finished := !j.finished.IsZero()
+	j.mu.Unlock()
+	if !finished {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	delete(st.jobs, j.id)
+	return true
+}
+
 // get returns the job with the ID, or nil when it is unknown or expired.
 func (st *jobStore) get(id string) *job {
 	st.mu.Lock()
@@ -285,10 +300,6 @@ func (s *Server) handleJobEvents(w http.ResponseWriter, r *http.Request) {
 		case <-snap.changed:
 		case <-r.Context().Done():
 			return
-		case <-s.stopping:
-			fmt.Fprintf(w, "event: error\ndata: {\"id\":%q,\"state\":\"error\",\"error\":\"server is shutting down\"}\n\n", j.id)
-			rc.Flush()
-			return
 		}
 	}
 }
@@ -323,6 +334,11 @@ func (s *Server) handleJobCancel(w http.ResponseWriter, r *http.Request) {
 	if j == nil {
 		return
 	}
-	j.cancel()
+	// A running job is cancelled and kept until ResultTTL, so that its
+	// state shows the cancellation. A finished job is dropped with its
+	// result.
+	if !s.jobs.removeFinished(j) {
+		j.cancel()
+	}
 	w.WriteHeader(http.StatusNoContent)
 }

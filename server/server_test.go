@@ -262,8 +262,8 @@ func TestUpscaleErrors(t *testing.T) {
 		{"not an image", "", "image/png", []byte("hello, not an image"), 415, "format"},
 		{"truncated png", "", "image/png", small[:60], 400, ""},
 		{"empty body", "", "image/png", nil, 400, "empty body"},
-		{"too many pixels", "", "image/png", big, 413, "too large"},
-		{"body too large", "", "image/png", huge, 413, ""},
+		{"too many pixels", "", "image/png", big, 413, "--max-pixels"},
+		{"body too large", "", "image/png", huge, 413, "--max-body-bytes"},
 		{"unknown model", "?model=no-such-model", "image/png", small, 404, "no-such-model"},
 		{"wrong scale", "?model=default-model&scale=4", "image/png", small, 404, "scale=4"},
 		{"bad format", "?format=gif", "image/png", small, 400, "format"},
@@ -275,7 +275,7 @@ func TestUpscaleErrors(t *testing.T) {
 		{"json not a tensor", "", "application/json", []byte(`{"data":[1,2],"shape":[1,1,3]}`), 400, ""},
 		{"json grey tensor", "", "application/json", []byte(`{"data":[1,2],"shape":[1,2,1]}`), 400, ""},
 		{"json value out of range", "", "application/json", []byte(`{"data":[1,2,300],"shape":[1,1,3]}`), 400, "300"},
-		{"json too many pixels", "", "application/json", []byte(`{"data":[],"shape":[31,31,3]}`), 413, ""},
+		{"json too many pixels", "", "application/json", []byte(`{"data":[],"shape":[31,31,3]}`), 413, "--max-pixels"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -380,6 +380,12 @@ func readEvents(t testing.TB, url string) []sseEvent {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseEvents(t, b)
+}
+
+// parseEvents splits a Server-Sent Events stream into its events.
+func parseEvents(t testing.TB, b []byte) []sseEvent {
+	t.Helper()
 	var events []sseEvent
 	for _, block := range strings.Split(strings.TrimSpace(string(b)), "\n\n") {
 		var ev sseEvent
@@ -450,6 +456,16 @@ func TestJobLifecycle(t *testing.T) {
 	resp, _ = do(t, newRequest(t, "GET", ts.URL+"/v1/jobs/nope/result", "", nil))
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET unknown job result: status %d, want 404", resp.StatusCode)
+	}
+
+	// Deleting a finished job drops it and its result.
+	resp, _ = do(t, newRequest(t, "DELETE", ts.URL+"/v1/jobs/"+id, "", nil))
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("DELETE finished job: status %d, want 204", resp.StatusCode)
+	}
+	resp, _ = do(t, newRequest(t, "GET", ts.URL+"/v1/jobs/"+id+"/result", "", nil))
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET result after DELETE: status %d, want 404", resp.StatusCode)
 	}
 }
 
@@ -544,8 +560,24 @@ func TestRunShutsDownGracefully(t *testing.T) {
 		resp.Body.Close()
 		result <- resp.StatusCode
 	}()
+	// A job queued behind it, with its event stream open: the stream
+	// follows the job to its end.
+	resp, body = do(t, newRequest(t, "POST", "http://"+addr+"/v1/jobs?patchSize=16", "image/png", pngBytes))
+	var created struct{ ID string }
+	if err := json.Unmarshal(body, &created); resp.StatusCode != http.StatusAccepted || err != nil {
+		t.Fatalf("POST /v1/jobs: status %d, want 202: %s", resp.StatusCode, body)
+	}
+	stream, err := http.Get("http://" + addr + "/v1/jobs/" + created.ID + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
 	time.Sleep(50 * time.Millisecond)
 	cancel()
+	streamed, err := io.ReadAll(stream.Body)
+	if err != nil {
+		t.Fatalf("read the event stream: %v", err)
+	}
 	select {
 	case err := <-done:
 		if err != nil {
@@ -556,6 +588,9 @@ func TestRunShutsDownGracefully(t *testing.T) {
 	}
 	if code := <-result; code != http.StatusOK {
 		t.Errorf("upscale in flight at shutdown: status %d, want 200", code)
+	}
+	if events := parseEvents(t, streamed); len(events) == 0 || events[len(events)-1].name != "done" {
+		t.Errorf("event stream of a job running at shutdown ended with %+v, want a done event", events)
 	}
 	if _, err := http.Get("http://" + addr + "/v2/health/live"); err == nil {
 		t.Error("server still accepts connections after Run returned")
