@@ -5,19 +5,26 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/upscaler-go/upscaler/tensor"
 )
 
 // Model is a compiled graph ready to run. It is safe for concurrent use:
 // weights are shared and read-only, and each call takes its own buffers
-// from a pool.
+// from a pool. The model keeps the buffers of one finished call for the
+// next call; those of other concurrent calls may be reclaimed by the
+// garbage collector.
 type Model struct {
 	graph   *Graph
 	steps   []step
 	output  int
 	threads int
-	states  sync.Pool // of *state
+	// idleState holds one idle state across garbage collections, so that a
+	// model called again and again reuses its buffers instead of
+	// allocating them anew after each collection empties states.
+	idleState atomic.Pointer[state]
+	states    sync.Pool // of *state
 }
 
 // step is one node after fusion, with its place in memory.
@@ -260,7 +267,10 @@ func (m *Model) RunInto(ctx context.Context, in, dst *tensor.Tensor) (*tensor.Te
 		return out, nil
 	}
 
-	st, _ := m.states.Get().(*state)
+	st := m.idleState.Swap(nil)
+	if st == nil {
+		st, _ = m.states.Get().(*state)
+	}
 	if st == nil {
 		st = &state{}
 	}
@@ -274,7 +284,9 @@ func (m *Model) RunInto(ctx context.Context, in, dst *tensor.Tensor) (*tensor.Te
 			}
 		}
 		st.bufs, st.refs = nil, nil
-		m.states.Put(st)
+		if !m.idleState.CompareAndSwap(nil, st) {
+			m.states.Put(st)
+		}
 	}()
 	for i, s := range m.steps {
 		st.refs[i] = s.refs

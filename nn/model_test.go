@@ -348,6 +348,31 @@ func TestUpsampleFusion(t *testing.T) {
 	}
 }
 
+func TestRunKeepsBuffersAcrossGC(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	m, err := Compile(denseBlock(t, r, 8, 8, 4), Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := randomTensor(r, 1, 64, 64, 8)
+	allocated := func() uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if _, err := m.Run(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	first := allocated()
+	// Two collections empty a sync.Pool, victim cache included.
+	runtime.GC()
+	runtime.GC()
+	if again := allocated(); again > first/4 {
+		t.Errorf("Run after two collections allocated %d bytes, first Run %d: want its buffers kept", again, first)
+	}
+}
+
 func TestRunConcurrent(t *testing.T) {
 	r := rand.New(rand.NewPCG(27, 28))
 	m, err := Compile(denseBlock(t, r, 4, 3, 3), Options{Threads: 2})
