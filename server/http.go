@@ -286,11 +286,14 @@ func (s *Server) parseUpscaleRequest(w http.ResponseWriter, r *http.Request) (*u
 			return nil, fmt.Errorf("%w: format=%q is not supported: use png, jpeg or webp", errBadRequest, f)
 		}
 	}
-	if req.quality, err = intParam(q.Get("quality"), "quality"); err != nil {
-		return nil, err
-	}
-	if req.quality > 100 {
-		return nil, fmt.Errorf("%w: quality=%d is out of range: use 1..100", errBadRequest, req.quality)
+	if v := q.Get("quality"); v != "" {
+		// 0 would select the encoder's default, so it is rejected with the
+		// other values outside 1..100.
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return nil, fmt.Errorf("%w: quality=%q is out of range: use 1..100", errBadRequest, v)
+		}
+		req.quality = n
 	}
 	req.tensorOut = acceptsJSON(r)
 	req.opts.MaxPixels = s.cfg.MaxPixels

@@ -271,6 +271,8 @@ func TestUpscaleErrors(t *testing.T) {
 		{"bad padding", "?padding=lots", "image/png", small, 400, "padding"},
 		{"padding too wide", "?patchSize=8&padding=6", "image/png", small, 400, ""},
 		{"bad quality", "?format=jpeg&quality=300", "image/png", small, 400, "quality"},
+		{"quality zero", "?format=jpeg&quality=0", "image/png", small, 400, "1..100"},
+		{"quality negative", "?format=jpeg&quality=-5", "image/png", small, 400, "1..100"},
 		{"multipart without image", "", mpType, mpBody, 400, `"image"`},
 		{"json not a tensor", "", "application/json", []byte(`{"data":[1,2],"shape":[1,1,3]}`), 400, ""},
 		{"json grey tensor", "", "application/json", []byte(`{"data":[1,2],"shape":[1,2,1]}`), 400, ""},
