@@ -183,13 +183,13 @@ func rowsPerChunk(k int) int { return min(max(32768/k, 16), 256) }
 
 func (c *Conv2D) Forward(ctx context.Context, env *Env, in []View, out View) error {
 	src := in[0]
+	if c.phases != nil && out.Stride == out.C {
+		return c.forwardPhases(ctx, env, src, out)
+	}
 	k := c.kh * c.kw * c.inC
 	inH, inW := c.upsampled(src.H, src.W)
 	_, padT := outSize(inH, c.kh, c.cfg.StrideH, c.cfg.DilationH, c.cfg.Padding)
 	_, padL := outSize(inW, c.kw, c.cfg.StrideW, c.cfg.DilationW, c.cfg.Padding)
-	if c.phases != nil && out.Stride == out.C {
-		return c.forwardPhases(ctx, env, src, out)
-	}
 	if c.rows != nil {
 		return c.forwardRows(ctx, env, src, out, padT, padL)
 	}

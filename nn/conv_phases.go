@@ -113,13 +113,7 @@ func newPhaseConv(c *Conv2D, upH, upW int) (*phaseConv, error) {
 					col := ca.lo + dx - p.colLo // input column offset within the A row
 					for _, ky := range kys {
 						for _, kx := range kxs {
-							for ci := range cin {
-								src := w[ky][(kx*cin+ci)*cout : (kx*cin+ci+1)*cout]
-								dst := merged[(col*cin+ci)*n+px*cout:][:cout]
-								for co, v := range src {
-									dst[co] += v
-								}
-							}
+							addTap(merged[col*cin*n+px*cout:], w[ky][kx*cin*cout:], cin, cout, n)
 						}
 					}
 				}
@@ -128,6 +122,17 @@ func newPhaseConv(c *Conv2D, upH, upW int) (*phaseConv, error) {
 		}
 	}
 	return p, nil
+}
+
+// addTap adds one kernel tap, cin rows of cout weights in src, to cin rows
+// of dst that lie n floats apart.
+func addTap(dst, src []float32, cin, cout, n int) {
+	for ci := range cin {
+		row := dst[ci*n:][:cout]
+		for co, v := range src[ci*cout:][:cout] {
+			row[co] += v
+		}
+	}
 }
 
 // forwardPhases computes the convolution of src enlarged by the phases'
