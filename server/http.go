@@ -217,6 +217,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // libraryHint matches the advice that image decoding errors give to
 // library callers, such as "(raise Limits.MaxPixels to decode it)".
+// NOTE: it matches the wording of internal/imageio's errors; a typed limit
+// error there would let the service build its message without a pattern.
 var libraryHint = regexp.MustCompile(` \(raise Limits\.\w+[^)]*\)`)
 
 // tooLargeMessage words a 413 error for the service's clients: it names

@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"sync"
@@ -22,8 +24,9 @@ type Config struct {
 	// Requests is the number of upscale requests sent in all; Clients is
 	// the number of clients sending them at once.
 	Requests, Clients int
-	// Check validates the body of a 200 response.
-	Check func(body []byte) error
+	// Check validates the image of a 200 response, which Run has decoded
+	// from PNG.
+	Check func(got image.Image) error
 	// Backoff is how long a client waits after a 429 before its next
 	// request, as a client honouring Retry-After would (scaled down).
 	Backoff time.Duration
@@ -153,7 +156,11 @@ func Run(ctx context.Context, cfg Config) Report {
 				case status != http.StatusOK:
 					fail(fmt.Errorf("POST /v1/upscale: status %d, want 200 or 429: %.200s", status, body))
 				default:
-					if err := cfg.Check(body); err != nil {
+					got, err := png.Decode(bytes.NewReader(body))
+					if err == nil {
+						err = cfg.Check(got)
+					}
+					if err != nil {
 						fail(fmt.Errorf("POST /v1/upscale: %w", err))
 						continue
 					}
