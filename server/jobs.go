@@ -193,7 +193,12 @@ func (s *Server) runJob(ctx context.Context, j *job) {
 		}
 		defer s.queue.release()
 		opts := j.req.opts
-		opts.Progress = func(p upscaler.Progress) { j.update(func() { j.progress = p }) }
+		opts.Progress = func(p upscaler.Progress) {
+			j.update(func() { j.progress = p })
+			if s.afterProgress != nil {
+				s.afterProgress(p)
+			}
+		}
 		return engine.Upscale(ctx, j.req.input, &opts)
 	}()
 	j.update(func() {
@@ -262,7 +267,8 @@ func (s *Server) handleJobStatus(w http.ResponseWriter, r *http.Request) {
 
 // handleJobEvents streams the job's progress as Server-Sent Events: a
 // "progress" event per change while it runs, then one "done" or "error"
-// event, after which the stream ends.
+// event, after which the stream ends. A reader that falls behind gets the
+// latest state, not every change it missed.
 func (s *Server) handleJobEvents(w http.ResponseWriter, r *http.Request) {
 	j := s.jobFor(w, r)
 	if j == nil {

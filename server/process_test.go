@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,9 +12,11 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/upscaler-go/upscaler"
 	"github.com/upscaler-go/upscaler/message"
 	"github.com/upscaler-go/upscaler/worker"
 )
@@ -106,29 +109,62 @@ func TestProcessWorkers(t *testing.T) {
 	})
 
 	t.Run("job progress", func(t *testing.T) {
-		// Hold both workers so the event stream is open before the job
-		// runs, then let it run.
+		// The event stream reports the latest state, so a fast job may
+		// finish between two reads. Hold the job after its first patch
+		// until the stream has progressShown that patch's progress.
+		seen := make(chan struct{})
+		var once sync.Once
+		s.afterProgress = func(p upscaler.Progress) {
+			if p.Fraction > 0 {
+				once.Do(func() {
+					select {
+					case <-seen:
+					case <-time.After(10 * time.Second):
+					}
+				})
+			}
+		}
+		// Hold both workers so that the event stream opens before the
+		// job runs.
 		for range 2 {
 			if err := s.queue.acquire(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 		}
 		id := createJob(t, ts, "?patchSize=8", pngBytes)
-		eventsc := make(chan []sseEvent, 1)
-		go func() { eventsc <- readEvents(t, ts.URL+"/v1/jobs/"+id+"/events") }()
-		time.Sleep(100 * time.Millisecond)
+		resp, err := http.Get(ts.URL + "/v1/jobs/" + id + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
 		s.queue.release()
 		s.queue.release()
-		events := <-eventsc
 
-		if last := events[len(events)-1]; last.name != "done" {
-			t.Fatalf("last event = %+v, want done", last)
+		var events []sseEvent
+		var block bytes.Buffer
+		progressShown := false
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if sc.Text() != "" {
+				fmt.Fprintln(&block, sc.Text())
+				continue
+			}
+			ev := parseEvents(t, block.Bytes())[0]
+			block.Reset()
+			events = append(events, ev)
+			if ev.name == "progress" && ev.data.Fraction > 0 && !progressShown {
+				progressShown = true
+				close(seen)
+			}
 		}
-		progressed := false
-		for _, ev := range events {
-			progressed = progressed || (ev.name == "progress" && ev.data.Fraction > 0)
+		if err := sc.Err(); err != nil {
+			t.Fatal(err)
 		}
-		if !progressed {
+
+		if len(events) == 0 || events[len(events)-1].name != "done" {
+			t.Fatalf("events %+v, want the last to be done", events)
+		}
+		if !progressShown {
 			t.Errorf("events %+v include no progress with a fraction above 0", events)
 		}
 	})

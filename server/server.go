@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/upscaler-go/upscaler"
 	"github.com/upscaler-go/upscaler/pool"
 )
 
@@ -164,6 +165,10 @@ type Server struct {
 	// handlers counts HTTP handlers running, so that Run returns only after
 	// the last one.
 	handlers sync.WaitGroup
+
+	// afterProgress, when set, runs after each job progress update is
+	// recorded. Tests set it before the job acquires its worker slot.
+	afterProgress func(upscaler.Progress)
 }
 
 // New returns a Server for cfg that does not listen yet: use Handler with
