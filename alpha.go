@@ -22,7 +22,7 @@ func (u *Upscaler) upscaleAlpha(ctx context.Context, model *nn.Model, alpha *ten
 		for i, a := range alpha.Data {
 			grey.Data[i*3], grey.Data[i*3+1], grey.Data[i*3+2] = a, a, a
 		}
-		rgb, err := u.run(ctx, model, grey, p, nil, false)
+		rgb, err := u.run(ctx, model, floatPixels(grey), p, nil, false)
 		if err != nil {
 			return nil, err
 		}

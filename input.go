@@ -19,9 +19,47 @@ type Uint8Tensor struct {
 	Data  []uint8
 }
 
-// decodeInput turns any accepted input into an RGB tensor of 0..255 values
-// and, when the input has transparency, an alpha plane [h, w, 1] of 0..255.
-func decodeInput(input any, maxPixels int64) (rgb, alpha *tensor.Tensor, err error) {
+// pixels is the colour input of one call: h×w pixels of three 0..255 values.
+// It refers to the caller's data when that data has a usable layout: a
+// float32 RGB tensor, 8-bit RGB, or opaque 8-bit RGBA. A call then holds no
+// float32 copy of the whole image, and run reads one window row at a time.
+type pixels struct {
+	w, h int
+	// f holds 3 values per pixel, row after row, when the input is float32.
+	f []float32
+	// u8 holds 8-bit input: pixel (x, y) channel c is at
+	// off + y·rowStride + x·pixStride + c.
+	u8                        []uint8
+	off, rowStride, pixStride int
+}
+
+// floatPixels returns the pixels of a [h, w, 3] float32 tensor.
+func floatPixels(t *tensor.Tensor) *pixels {
+	return &pixels{w: t.Shape[1], h: t.Shape[0], f: t.Data}
+}
+
+// row writes the pixels of row y from column x on, times scale, to dst:
+// len(dst)/3 pixels of three values.
+func (p *pixels) row(y, x int, dst []float32, scale float32) {
+	if p.f != nil {
+		for j, v := range p.f[(y*p.w+x)*3:][:len(dst)] {
+			dst[j] = v * scale
+		}
+		return
+	}
+	src := p.u8[p.off+y*p.rowStride+x*p.pixStride:]
+	for i := range len(dst) / 3 {
+		px := src[i*p.pixStride:][:3]
+		dst[i*3] = float32(px[0]) * scale
+		dst[i*3+1] = float32(px[1]) * scale
+		dst[i*3+2] = float32(px[2]) * scale
+	}
+}
+
+// decodeInput turns any accepted input into its colour pixels of 0..255
+// values and, when the input has transparency, an alpha plane [h, w, 1] of
+// 0..255.
+func decodeInput(input any, maxPixels int64) (rgb *pixels, alpha *tensor.Tensor, err error) {
 	lim := imageio.Limits{MaxPixels: maxPixels}
 	var img image.Image
 	switch v := input.(type) {
@@ -63,12 +101,37 @@ func decodeInput(input any, maxPixels int64) (rgb, alpha *tensor.Tensor, err err
 	if int64(b.Dx())*int64(b.Dy()) > maxPixels {
 		return nil, nil, fmt.Errorf("%w: image is %d×%d, more than the %d pixels allowed; raise Options.MaxPixels", ErrInput, b.Dx(), b.Dy(), maxPixels)
 	}
-	rgb, alpha = fromImage(img)
-	return rgb, alpha, nil
+	if p := opaquePixels(img); p != nil {
+		return p, nil, nil
+	}
+	rgb32, alpha := fromImage(img)
+	return floatPixels(rgb32), alpha, nil
+}
+
+// opaquePixels returns the pixels of an opaque 8-bit RGBA or NRGBA image
+// without copying them, or nil for any other image. For opaque pixels both
+// types hold the colour values themselves.
+func opaquePixels(img image.Image) *pixels {
+	b := img.Bounds()
+	var pix []uint8
+	var stride, off int
+	switch m := img.(type) {
+	case *image.NRGBA:
+		pix, stride, off = m.Pix, m.Stride, m.PixOffset(b.Min.X, b.Min.Y)
+	case *image.RGBA:
+		pix, stride, off = m.Pix, m.Stride, m.PixOffset(b.Min.X, b.Min.Y)
+	default:
+		return nil
+	}
+	if imageio.HasAlpha(img) {
+		return nil
+	}
+	return &pixels{w: b.Dx(), h: b.Dy(), u8: pix, off: off, rowStride: stride, pixStride: 4}
 }
 
 // splitTensor checks a tensor's shape and values and splits off alpha.
-func splitTensor(shape []int, f []float32, u8 []uint8, maxPixels int64) (rgb, alpha *tensor.Tensor, err error) {
+// Colour without alpha is used in place.
+func splitTensor(shape []int, f []float32, u8 []uint8, maxPixels int64) (rgb *pixels, alpha *tensor.Tensor, err error) {
 	var h, w, c int
 	switch {
 	case len(shape) == 3:
@@ -88,36 +151,52 @@ func splitTensor(shape []int, f []float32, u8 []uint8, maxPixels int64) (rgb, al
 	if (f != nil && len(f) != n) || (f == nil && len(u8) != n) {
 		return nil, nil, fmt.Errorf("%w: tensor shape %v needs %d values but the data has %d", ErrInput, shape, n, max(len(f), len(u8)))
 	}
-	rgb = tensor.New(h, w, 3)
-	if c == 4 {
-		alpha = tensor.New(h, w, 1)
+	for i, v := range f {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, nil, fmt.Errorf("%w: tensor value at pixel %d channel %d is %v; values must be finite, 0..255", ErrInput, i/c, i%c, v)
+		}
 	}
+	if u8 != nil && (c == 3 || opaqueBytes(u8, c)) {
+		return &pixels{w: w, h: h, u8: u8, rowStride: w * c, pixStride: c}, nil, nil
+	}
+	if f != nil && c == 3 {
+		return &pixels{w: w, h: h, f: f}, nil, nil
+	}
+
+	rgb32 := tensor.New(h, w, 3)
+	alpha = tensor.New(h, w, 1)
 	for p := range h * w {
 		for ch := range c {
 			var v float32
 			if f != nil {
 				v = f[p*c+ch]
-				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return nil, nil, fmt.Errorf("%w: tensor value at pixel %d channel %d is %v; values must be finite, 0..255", ErrInput, p, ch, v)
-				}
 			} else {
 				v = float32(u8[p*c+ch])
 			}
 			if ch == 3 {
 				alpha.Data[p] = v
 			} else {
-				rgb.Data[p*3+ch] = v
+				rgb32.Data[p*3+ch] = v
 			}
 		}
 	}
-	if alpha != nil {
-		if opaque(alpha) {
-			alpha = nil
-		} else {
-			hideTransparent(rgb, alpha)
+	if opaque(alpha) {
+		alpha = nil
+	} else {
+		hideTransparent(rgb32, alpha)
+	}
+	return floatPixels(rgb32), alpha, nil
+}
+
+// opaqueBytes reports whether every pixel of 8-bit data with c channels
+// has alpha 255.
+func opaqueBytes(u8 []uint8, c int) bool {
+	for i := c - 1; i < len(u8); i += c {
+		if u8[i] != 255 {
+			return false
 		}
 	}
-	return rgb, alpha, nil
+	return true
 }
 
 func opaque(alpha *tensor.Tensor) bool {

@@ -15,7 +15,9 @@ import (
 // encoded image bytes ([]byte or io.Reader), a file path or data: URI
 // (string), or a tensor (*tensor.Tensor or Uint8Tensor) of shape [h, w, 3]
 // or [1, h, w, 3] with values 0..255; see the package documentation. The
-// output is always exactly the input's size times the scale.
+// output is always exactly the input's size times the scale. Images and
+// tensors are read in place, not copied, so they must not change until
+// Upscale returns.
 func (u *Upscaler) Upscale(ctx context.Context, input any, opts *Options) (*Result, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -44,7 +46,7 @@ func (u *Upscaler) upscale(ctx context.Context, model *nn.Model, input any, opts
 	if err != nil {
 		return nil, err
 	}
-	plan, err := u.plan(rgb.Shape[1], rgb.Shape[0], opts)
+	plan, err := u.plan(rgb.w, rgb.h, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -143,10 +145,10 @@ func (u *Upscaler) autoPadding(patch int) (int, bool) {
 	return max((patch-1)/4, 0), false
 }
 
-// run upscales a [h, w, 3] tensor of 0..255 values through the plan and
-// returns the [h·s, w·s, 3] output clipped to 0..255.
-func (u *Upscaler) run(ctx context.Context, model *nn.Model, img *tensor.Tensor, p *plan, progress func(Progress), withOutput bool) (*tensor.Tensor, error) {
-	h, w := img.Shape[0], img.Shape[1]
+// run upscales h×w pixels of 0..255 values through the plan and returns
+// the [h·s, w·s, 3] output clipped to 0..255.
+func (u *Upscaler) run(ctx context.Context, model *nn.Model, img *pixels, p *plan, progress func(Progress), withOutput bool) (*tensor.Tensor, error) {
+	h, w := img.h, img.w
 	s := u.def.Scale
 	out := tensor.New(h*s, w*s, 3)
 	inScale := u.def.In().Max / 255
@@ -177,11 +179,7 @@ func (u *Upscaler) run(ctx context.Context, model *nn.Model, img *tensor.Tensor,
 		}
 		in := inBuf
 		for y := range wh {
-			src := img.Data[((win.Min.Y+y)*w+win.Min.X)*3:][:ww*3]
-			dst := in.Data[y*pw*3:][:ww*3]
-			for j, v := range src {
-				dst[j] = v * inScale
-			}
+			img.row(win.Min.Y+y, win.Min.X, in.Data[y*pw*3:][:ww*3], inScale)
 		}
 
 		// Run the model.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 	"log/slog"
 	"math"
@@ -94,14 +95,29 @@ func TestUpscaleInputKinds(t *testing.T) {
 		u8[i] = uint8(v)
 	}
 	dataURI := "data:image/png;base64," + base64Encode(buf.Bytes())
+	b := src.Bounds()
+	rgba := image.NewRGBA(b)
+	draw.Draw(rgba, b, src, b.Min, draw.Src)
+	// The sub-image starts at (3, 2) of a larger canvas, so its rows are
+	// read with an offset and a stride wider than the image.
+	canvas := image.NewNRGBA(image.Rect(0, 0, b.Dx()+5, b.Dy()+4))
+	draw.Draw(canvas, b.Add(image.Pt(3, 2)), src, b.Min, draw.Src)
+	sub := canvas.SubImage(b.Add(image.Pt(3, 2)))
+	u8rgba := make([]uint8, 0, len(u8)/3*4)
+	for i := 0; i < len(u8); i += 3 {
+		u8rgba = append(u8rgba, u8[i], u8[i+1], u8[i+2], 255)
+	}
 	inputs := map[string]any{
-		"bytes":        buf.Bytes(),
-		"reader":       bytes.NewReader(buf.Bytes()),
-		"path":         path,
-		"data URI":     dataURI,
-		"tensor rank3": inT,
-		"tensor rank4": &tensor.Tensor{Shape: append([]int{1}, inT.Shape...), Data: inT.Data},
-		"uint8 tensor": upscaler.Uint8Tensor{Shape: inT.Shape, Data: u8},
+		"RGBA image":        rgba,
+		"NRGBA sub-image":   sub,
+		"opaque uint8 RGBA": upscaler.Uint8Tensor{Shape: []int{b.Dy(), b.Dx(), 4}, Data: u8rgba},
+		"bytes":             buf.Bytes(),
+		"reader":            bytes.NewReader(buf.Bytes()),
+		"path":              path,
+		"data URI":          dataURI,
+		"tensor rank3":      inT,
+		"tensor rank4":      &tensor.Tensor{Shape: append([]int{1}, inT.Shape...), Data: inT.Data},
+		"uint8 tensor":      upscaler.Uint8Tensor{Shape: inT.Shape, Data: u8},
 	}
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {
