@@ -24,15 +24,24 @@ type DecodeError struct {
 
 	// Err describes what is wrong with the message.
 	Err error
+
+	// Advice, when set, tells the program that set the Limits what to
+	// change, such as "raise Limits.MaxPixels". A service that sets its
+	// limits from its own settings builds its replies from Err instead.
+	Advice string
 }
 
-// Error returns the description, prefixed with "message: " and the request
-// ID when it is known.
+// Error returns the description and advice, prefixed with "message: " and
+// the request ID when it is known.
 func (e *DecodeError) Error() string {
-	if e.ID != "" {
-		return fmt.Sprintf("message: request %q: %v", e.ID, e.Err)
+	msg := e.Err.Error()
+	if e.Advice != "" {
+		msg += "; " + e.Advice
 	}
-	return "message: " + e.Err.Error()
+	if e.ID != "" {
+		return fmt.Sprintf("message: request %q: %s", e.ID, msg)
+	}
+	return "message: " + msg
 }
 
 // Unwrap returns e.Err.
@@ -49,9 +58,10 @@ func invalidf(format string, args ...any) *DecodeError {
 	return &DecodeError{Kind: KindInvalid, Err: fmt.Errorf(format, args...)}
 }
 
-// tooLargef returns a non-fatal DecodeError of kind KindTooLarge.
-func tooLargef(format string, args ...any) *DecodeError {
-	return &DecodeError{Kind: KindTooLarge, Err: fmt.Errorf(format, args...)}
+// tooLargef returns a non-fatal DecodeError of kind KindTooLarge with
+// advice.
+func tooLargef(advice, format string, args ...any) *DecodeError {
+	return &DecodeError{Kind: KindTooLarge, Err: fmt.Errorf(format, args...), Advice: advice}
 }
 
 // withID sets the request ID of err when err is a *DecodeError without one.

@@ -53,8 +53,8 @@ func parsePrefix(p []byte, lim Limits) (prefix, *DecodeError) {
 	bl := binary.LittleEndian.Uint64(p[8:16])
 	if int64(hl) > int64(lim.MaxHeaderBytes) {
 		return prefix{}, &DecodeError{Kind: KindTooLarge, Fatal: true,
-			Err: fmt.Errorf("frame header of %d bytes is over the limit of %d; raise Limits.MaxHeaderBytes",
-				hl, lim.MaxHeaderBytes)}
+			Err:    fmt.Errorf("frame header of %d bytes is over the limit of %d", hl, lim.MaxHeaderBytes),
+			Advice: "raise Limits.MaxHeaderBytes"}
 	}
 	pre := prefix{version: p[3], headerLen: int(hl), binLen: int64(min(bl, math.MaxInt64))}
 	if pre.version != Version {
@@ -68,8 +68,8 @@ func parsePrefix(p []byte, lim Limits) (prefix, *DecodeError) {
 // naming the request from hdr if its ID can be read.
 func tooLargeData(binLen int64, hdr []byte, lim Limits) *DecodeError {
 	return &DecodeError{ID: headerID(hdr), Kind: KindTooLarge, Fatal: true,
-		Err: fmt.Errorf("frame declares %d data bytes, over the limit of %d; split the image or raise Limits.MaxDataBytes",
-			binLen, lim.MaxDataBytes)}
+		Err:    fmt.Errorf("frame declares %d data bytes, over the limit of %d", binLen, lim.MaxDataBytes),
+		Advice: "split the image or raise Limits.MaxDataBytes"}
 }
 
 // AppendFrame appends the frame encoding of m to dst and returns the

@@ -241,7 +241,7 @@ func decodeTensor(m Message, wt wireTensor, lim Limits) (payload, error) {
 			return payload{}, invalidf("png tensor shape %v does not match binary_data_size %d", wt.Shape, *size)
 		}
 		if n > lim.MaxDataBytes {
-			return payload{}, tooLargef("png tensor of %d bytes is over the limit of %d", n, lim.MaxDataBytes)
+			return payload{}, tooLargef("raise Limits.MaxDataBytes", "png tensor of %d bytes is over the limit of %d", n, lim.MaxDataBytes)
 		}
 		r.PNG = []byte{} // marks the result as PNG until the data is read
 		return payload{u8: &r.PNG, n: int(n)}, nil

@@ -121,7 +121,7 @@ func checkResult(m *Result, lim Limits, withData bool) error {
 			return invalidf("result PNG is empty")
 		}
 		if int64(len(m.PNG)) > lim.MaxDataBytes {
-			return tooLargef("result PNG is %d bytes, over the limit of %d", len(m.PNG), lim.MaxDataBytes)
+			return tooLargef("raise Limits.MaxDataBytes", "result PNG is %d bytes, over the limit of %d", len(m.PNG), lim.MaxDataBytes)
 		}
 		return nil
 	}
@@ -183,7 +183,7 @@ func checkShape(shape []int, dt DataType, name string, lim Limits) (int, error) 
 
 	// Step 2: pixel count, without forming h*w until it is known to fit.
 	if int64(h) > lim.MaxPixels || int64(w) > lim.MaxPixels/int64(h) {
-		return 0, tooLargef("%s tensor of %d×%d pixels is over the limit of %d pixels; split the image or raise Limits.MaxPixels",
+		return 0, tooLargef("split the image or raise Limits.MaxPixels", "%s tensor of %d×%d pixels is over the limit of %d pixels",
 			name, h, w, lim.MaxPixels)
 	}
 	pixels := int64(h) * int64(w)
@@ -191,7 +191,7 @@ func checkShape(shape []int, dt DataType, name string, lim Limits) (int, error) 
 	// Step 3: data size. pixels ≤ MaxPixels, so the division bounds the product.
 	maxElements := min(lim.MaxDataBytes/int64(size), math.MaxInt, tensor.MaxElements)
 	if pixels > maxElements/int64(c) {
-		return 0, tooLargef("%s tensor shape %v of %v is over the limit of %d data bytes; raise Limits.MaxDataBytes",
+		return 0, tooLargef("raise Limits.MaxDataBytes", "%s tensor shape %v of %v is over the limit of %d data bytes",
 			name, shape, dt, lim.MaxDataBytes)
 	}
 	return int(pixels) * c, nil

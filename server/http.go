@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -215,12 +214,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
-// libraryHint matches the advice that image decoding errors give to
-// library callers, such as "(raise Limits.MaxPixels to decode it)".
-// NOTE: it matches the wording of internal/imageio's errors; a typed limit
-// error there would let the service build its message without a pattern.
-var libraryHint = regexp.MustCompile(` \(raise Limits\.\w+[^)]*\)`)
-
 // tooLargeMessage words a 413 error for the service's clients: it names
 // the server's limit and the serve flag that sets it, in place of the
 // library's advice.
@@ -229,8 +222,18 @@ func (s *Server) tooLargeMessage(err error) string {
 	if errors.As(err, &maxBytes) {
 		return fmt.Sprintf("request body is larger than this server's limit of %d bytes (upscaler serve --max-body-bytes)", maxBytes.Limit)
 	}
-	return fmt.Sprintf("%s; this server takes at most %d pixels (upscaler serve --max-pixels)",
-		libraryHint.ReplaceAllString(err.Error(), ""), s.cfg.MaxPixels)
+	var limit *imageio.LimitError
+	if errors.As(err, &limit) && limit.Limit == "MaxBytes" {
+		return fmt.Sprintf("%v: %s; this server takes at most %d bytes (upscaler serve --max-body-bytes)", imageio.ErrTooLarge, limit.Detail, s.cfg.MaxBodyBytes)
+	}
+	if errors.As(err, &limit) {
+		return fmt.Sprintf("%v: %s; this server takes at most %d pixels (upscaler serve --max-pixels)", imageio.ErrTooLarge, limit.Detail, s.cfg.MaxPixels)
+	}
+	var decodeErr *message.DecodeError
+	if errors.As(err, &decodeErr) {
+		err = decodeErr.Err
+	}
+	return fmt.Sprintf("%v; this server takes at most %d pixels (upscaler serve --max-pixels)", err, s.cfg.MaxPixels)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -71,8 +71,7 @@ func parseDataURI(uri string, maxBytes int64) ([]byte, error) {
 	// whitespace and percent-encoding (at most 3 characters per base64
 	// character), before copying them.
 	if maxBytes < math.MaxInt64/16 && int64(len(payload)) > 3*(4*(maxBytes/3+1))+64 {
-		return nil, fmt.Errorf("%w: data URI has %d characters of data, too many for the limit of %d bytes (raise Limits.MaxBytes)",
-			ErrTooLarge, len(payload), maxBytes)
+		return nil, overBytes("data URI has %d characters of data, too many for the limit of %d bytes", len(payload), maxBytes)
 	}
 
 	// Step 3: normalise the payload to unpadded base64.
@@ -101,8 +100,7 @@ func parseDataURI(uri string, maxBytes int64) ([]byte, error) {
 		encoding = base64.RawURLEncoding
 	}
 	if n := int64(encoding.DecodedLen(len(payload))); n > maxBytes {
-		return nil, fmt.Errorf("%w: data URI holds %d bytes, over the limit of %d (raise Limits.MaxBytes)",
-			ErrTooLarge, n, maxBytes)
+		return nil, overBytes("data URI holds %d bytes, over the limit of %d", n, maxBytes)
 	}
 	data, err := encoding.DecodeString(payload)
 	if err != nil {

@@ -40,6 +40,31 @@ var (
 	ErrCorrupt = errors.New("invalid image data")
 )
 
+// LimitError is the error for input over one of the Limits. It wraps
+// ErrTooLarge, and its message ends with advice to raise the limit. A
+// program that sets the limit from its own settings can build its own
+// message from the fields.
+type LimitError struct {
+	// Limit names the field of Limits that the input exceeds: "MaxBytes"
+	// or "MaxPixels".
+	Limit string
+	// Detail describes the input and the limit, such as "declared size
+	// 100000x100000 is 10000000000 pixels, over the limit of 100000000".
+	Detail string
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%v: %s (raise Limits.%s)", ErrTooLarge, e.Detail, e.Limit)
+}
+
+// Unwrap returns ErrTooLarge.
+func (e *LimitError) Unwrap() error { return ErrTooLarge }
+
+// overBytes returns the error for input over lim.MaxBytes.
+func overBytes(format string, args ...any) *LimitError {
+	return &LimitError{Limit: "MaxBytes", Detail: fmt.Sprintf(format, args...)}
+}
+
 // Limits bounds the resources Decode spends on one image. A zero field
 // selects the value from DefaultLimits, and a negative field is an error.
 type Limits struct {
@@ -164,8 +189,8 @@ func DecodeFile(path string, lim Limits) (image.Image, Format, error) {
 	// The read below still enforces the limit for files that grow or that
 	// report no size, such as pipes.
 	if info, err := file.Stat(); err == nil && info.Mode().IsRegular() && info.Size() > lim.MaxBytes {
-		return nil, "", fmt.Errorf("imageio: decode %q: %w: file is %d bytes, over the limit of %d (raise Limits.MaxBytes)",
-			path, ErrTooLarge, info.Size(), lim.MaxBytes)
+		return nil, "", fmt.Errorf("imageio: decode %q: %w", path,
+			overBytes("file is %d bytes, over the limit of %d", info.Size(), lim.MaxBytes))
 	}
 
 	readLimit := lim.MaxBytes
@@ -189,8 +214,7 @@ func DecodeFile(path string, lim Limits) (image.Image, Format, error) {
 func decodeData(data []byte, lim Limits) (image.Image, Format, error) {
 	// Step 1: the input length.
 	if int64(len(data)) > lim.MaxBytes {
-		return nil, "", fmt.Errorf("%w: input is over the limit of %d bytes (raise Limits.MaxBytes)",
-			ErrTooLarge, lim.MaxBytes)
+		return nil, "", overBytes("input is over the limit of %d bytes", lim.MaxBytes)
 	}
 
 	// Step 2: the format, from the signature.
@@ -296,8 +320,8 @@ func checkSize(f Format, width, height int, maxPixels int64) error {
 	// width × height > maxPixels, written so that it cannot overflow.
 	if int64(width) > maxPixels/int64(height) {
 		pixels := new(big.Int).Mul(big.NewInt(int64(width)), big.NewInt(int64(height)))
-		return fmt.Errorf("%s: %w: declared size %dx%d is %s pixels, over the limit of %d (raise Limits.MaxPixels to decode it)",
-			f, ErrTooLarge, width, height, pixels, maxPixels)
+		return fmt.Errorf("%s: %w", f, &LimitError{Limit: "MaxPixels",
+			Detail: fmt.Sprintf("declared size %dx%d is %s pixels, over the limit of %d", width, height, pixels, maxPixels)})
 	}
 	return nil
 }

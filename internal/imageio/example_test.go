@@ -35,7 +35,7 @@ func ExampleDecodeBytes_limits() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// imageio: decode: png: image too large: declared size 100000x100000 is 10000000000 pixels, over the limit of 100000000 (raise Limits.MaxPixels to decode it)
+	// imageio: decode: png: image too large: declared size 100000x100000 is 10000000000 pixels, over the limit of 100000000 (raise Limits.MaxPixels)
 }
 
 func ExampleWriteFile() {
