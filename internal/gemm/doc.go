@@ -24,10 +24,8 @@
 //
 //   - "go": portable Go, a 4×8 block of C in local arrays.
 //   - "avx2": generated assembly for CPUs with AVX2 and FMA.
-//   - "avx512": generated assembly for CPUs with AVX512F. It has been
-//     checked only in the tests' assembly interpreter so far, so it runs
-//     only when UPSCALER_GEMM=avx512 selects it; by default such CPUs run
-//     "avx2".
+//   - "avx512": generated assembly for CPUs with AVX512F, the default on
+//     them. UPSCALER_GEMM=avx2 selects the AVX2 kernel instead.
 //   - "openblas": cblas_sgemm from OpenBLAS followed by the epilogue in Go,
 //     built only with the openblas tag and cgo, as a yardstick. It is the
 //     default only where no SIMD kernel runs.

@@ -63,20 +63,10 @@ var (
 	current Kernel
 )
 
-// optInKernel is implemented by kernels that run only when UPSCALER_GEMM
-// names them.
-type optInKernel interface {
-	optInOnly() bool
-}
-
 func init() {
 	kernels = append(kernels, libraryKernels()...)
 	kernels = append(kernels, platformKernels()...)
-	for _, k := range kernels {
-		if o, ok := k.(optInKernel); !ok || !o.optInOnly() {
-			current = k
-		}
-	}
+	current = kernels[len(kernels)-1]
 	if name := os.Getenv("UPSCALER_GEMM"); name != "" {
 		k, err := Lookup(name)
 		if err != nil {

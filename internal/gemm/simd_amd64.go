@@ -78,11 +78,7 @@ type simdKernel struct {
 	simdShapes
 	kc int // maximum depth of one k-block
 	mc int // maximum rows of one row block, a multiple of both mr
-	// optIn keeps the kernel from being chosen unless UPSCALER_GEMM names it.
-	optIn bool
 }
-
-func (k *simdKernel) optInOnly() bool { return k.optIn }
 
 // newSIMDKernel sizes the cache blocks for a core with l1d bytes of level 1
 // data cache and l2 bytes of level 2 cache. The kc×nr k-block of a wide
