@@ -33,6 +33,14 @@
 // still keeps half of each window, which measured far closer to the untiled
 // output than UpscalerJS's hard cut (see docs/tiling.md).
 //
+// # Memory
+//
+// Upscale reads a float32 RGB tensor, 8-bit RGB or opaque RGBA data, and an
+// opaque *image.RGBA or *image.NRGBA in place. Other inputs are converted to
+// float32 first, 12 bytes a pixel. Besides the input and the output tensor,
+// a call in patches holds the feature maps of one window, so that part of
+// its memory does not grow with the image.
+//
 // # Transparency
 //
 // UpscalerJS drops alpha; this package keeps it. The colour channels go

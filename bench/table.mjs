@@ -88,18 +88,20 @@ for (const c of cases.values()) {
 console.log('');
 console.log(`Largest relative spread of the output mean between implementations: ${worst.diff.toExponential(1)} (${worst.label}).`);
 
-// Memory table: the patched cases of one model at several sizes, with the
-// size of the output tensor, which every implementation must hold whole.
+// Memory table: the patched cases of one model at several sizes. Every
+// implementation holds the input and output tensors whole (the input as
+// int32 or float32, the output as float32, both 4 bytes a value), so the
+// table also gives each peak less those two: the memory the patches need.
 const patched = [...cases.values()].filter((c) => c.patch > 0 && [...cases.values()].some((o) => o !== c && o.patch === c.patch && o.model === c.model && o.scale === c.scale && o.size !== c.size && (o.size >= 1024 || c.size >= 1024)));
 if (patched.length > 1) {
   console.log('');
   const memImpls = present.filter(([id]) => patched.every((c) => c.byImpl.has(id)));
-  console.log(`| case | output tensor (MiB) | ${memImpls.map(([, name]) => `${name} peak RSS (MiB)`).join(' | ')} | default ÷ UpscalerJS |`);
-  console.log(`|---|---:|${memImpls.map(() => '---:').join('|')}|---:|`);
+  console.log(`| case | input + output tensors (MiB) | ${memImpls.map(([, name]) => `${name} peak RSS (MiB)`).join(' | ')} | ${memImpls.map(([, name]) => `${name} beyond input and output (MiB)`).join(' | ')} | default ÷ UpscalerJS |`);
+  console.log(`|---|---:|${memImpls.map(() => '---:|---:').join('|')}|---:|`);
   for (const c of patched.sort((a, b) => a.size - b.size)) {
-    const out = (c.size * c.scale) ** 2 * 3 * 4;
+    const tensors = c.size ** 2 * 3 * 4 * (1 + c.scale ** 2);
     const p = (id) => c.byImpl.get(id).peak;
-    console.log(`| ${label(c)} | ${mib(out)} | ${memImpls.map(([id]) => mib(p(id))).join(' | ')} | ${fmt(p('default') / p('js'), 2)} |`);
+    console.log(`| ${label(c)} | ${mib(tensors)} | ${memImpls.map(([id]) => mib(p(id))).join(' | ')} | ${memImpls.map(([id]) => mib(p(id) - tensors)).join(' | ')} | ${fmt(p('default') / p('js'), 2)} |`);
   }
 }
 
