@@ -27,6 +27,13 @@ var _ Engine = (*upscaler.Upscaler)(nil)
 // neither naming scheme.
 var errUnknownModel = errors.New("unknown model")
 
+// unknownModelError is a message about a model name that already says the
+// model is unknown. It wraps errUnknownModel without repeating those words.
+type unknownModelError string
+
+func (e unknownModelError) Error() string { return string(e) }
+func (e unknownModelError) Unwrap() error { return errUnknownModel }
+
 // modelRef names one model at one scale.
 type modelRef struct {
 	family string
@@ -89,7 +96,7 @@ func resolveModel(name string, scale int) (modelRef, error) {
 	}
 	def, err := models.Lookup(name, scale)
 	if err != nil {
-		return modelRef{}, fmt.Errorf("%w: %v (GET /v2/models lists the names)", errUnknownModel, err)
+		return modelRef{}, unknownModelError(strings.TrimPrefix(err.Error(), "models: ") + " (GET /v2/models lists the names)")
 	}
 	return modelRef{def.Name, def.Scale}, nil
 }

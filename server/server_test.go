@@ -292,6 +292,9 @@ func TestUpscaleErrors(t *testing.T) {
 			if !strings.Contains(e.Error, tc.wantText) {
 				t.Errorf("error = %q, want it to mention %q", e.Error, tc.wantText)
 			}
+			if strings.Count(e.Error, "unknown model") > 1 {
+				t.Errorf("error = %q, want \"unknown model\" once", e.Error)
+			}
 			// The service's clients cannot change the library's Limits.
 			if strings.Contains(e.Error, "Limits.") {
 				t.Errorf("error = %q, want no advice about the library's Limits", e.Error)
