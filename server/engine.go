@@ -27,8 +27,8 @@ var _ Engine = (*upscaler.Upscaler)(nil)
 // neither naming scheme.
 var errUnknownModel = errors.New("unknown model")
 
-// unknownModelError is a message about a model name that already says the
-// model is unknown. It wraps errUnknownModel without repeating those words.
+// unknownModelError is an error message that already states that the model
+// is unknown. It wraps errUnknownModel without repeating those words.
 type unknownModelError string
 
 func (e unknownModelError) Error() string { return string(e) }
