@@ -38,18 +38,32 @@ func (u *Upscaler) Upscale(ctx context.Context, input any, opts *Options) (*Resu
 }
 
 func (u *Upscaler) upscale(ctx context.Context, model *nn.Model, input any, opts *Options) (*Result, error) {
+	rgb, alpha, plan, err := u.prepare(input, opts)
+	if err != nil {
+		return nil, err
+	}
+	return u.upscaleDecoded(ctx, model, rgb, alpha, plan, opts)
+}
+
+// prepare decodes input and plans its model runs.
+func (u *Upscaler) prepare(input any, opts *Options) (*pixels, *tensor.Tensor, *plan, error) {
 	maxPixels := opts.MaxPixels
 	if maxPixels <= 0 {
 		maxPixels = defaultLimits.MaxPixels
 	}
 	rgb, alpha, err := decodeInput(input, maxPixels)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	plan, err := u.plan(rgb.w, rgb.h, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
+	return rgb, alpha, plan, nil
+}
+
+// upscaleDecoded runs the plan over decoded colour and alpha.
+func (u *Upscaler) upscaleDecoded(ctx context.Context, model *nn.Model, rgb *pixels, alpha *tensor.Tensor, plan *plan, opts *Options) (*Result, error) {
 	out, err := u.run(ctx, model, rgb, plan, opts.Progress, opts.ProgressOutput)
 	if err != nil {
 		return nil, err
@@ -148,88 +162,132 @@ func (u *Upscaler) autoPadding(patch int) (int, bool) {
 // run upscales h×w pixels of 0..255 values through the plan and returns
 // the [h·s, w·s, 3] output clipped to 0..255.
 func (u *Upscaler) run(ctx context.Context, model *nn.Model, img *pixels, p *plan, progress func(Progress), withOutput bool) (*tensor.Tensor, error) {
-	h, w := img.h, img.w
 	s := u.def.Scale
-	out := tensor.New(h*s, w*s, 3)
-	inScale := u.def.In().Max / 255
-	outMax := u.def.Out().Max
+	r := &patchRunner{u: u, model: model, img: img, plan: p, progress: progress, withOutput: withOutput}
+	r.out = tensor.New(img.h*s, img.w*s, 3)
+	for i := range p.patches {
+		if err := r.runPatch(ctx, i); err != nil {
+			return nil, err
+		}
+	}
+	return r.out, nil
+}
+
+// patchRunner runs the windows of one plan through the model and writes
+// each window's kept output to out, a float32 tensor of the whole output,
+// or to band, 8-bit rows of it.
+type patchRunner struct {
+	u          *Upscaler
+	model      *nn.Model
+	img        *pixels
+	plan       *plan
+	progress   func(Progress)
+	withOutput bool
+
+	out  *tensor.Tensor
+	band *image.NRGBA // its Rect is in output pixels
+
 	// Windows mostly share one size, so the model's input and output
 	// tensors are reused from patch to patch instead of becoming garbage.
-	var inBuf, predBuf *tensor.Tensor
-	for i, pt := range p.patches {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	inBuf, predBuf *tensor.Tensor
+}
 
-		// Copy the window, scaled into the model's input range and padded
-		// with zeros to the size the model needs.
-		win := pt.Window
-		ww, wh := win.Dx(), win.Dy()
-		pw, ph := ww, wh
-		if p.padTo != nil {
-			pw, ph = p.padTo(ww, wh)
-		}
-		if inBuf == nil || cap(inBuf.Data) < ph*pw*3 {
-			inBuf = tensor.New(ph, pw, 3)
-		} else {
-			inBuf = &tensor.Tensor{Shape: []int{ph, pw, 3}, Data: inBuf.Data[:ph*pw*3]}
-			if pw != ww || ph != wh {
-				clear(inBuf.Data) // the padding must be zeros
-			}
-		}
-		in := inBuf
-		for y := range wh {
-			img.row(win.Min.Y+y, win.Min.X, in.Data[y*pw*3:][:ww*3], inScale)
-		}
+// runPatch runs window i of the plan and writes its kept output.
+func (r *patchRunner) runPatch(ctx context.Context, i int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	u, p, pt := r.u, r.plan, r.plan.patches[i]
+	s := u.def.Scale
+	inScale := u.def.In().Max / 255
+	outMax := u.def.Out().Max
 
-		// Run the model.
-		var err error
-		if u.def.PreProcess != nil {
-			if in, err = u.def.PreProcess(in); err != nil {
-				return nil, fmt.Errorf("upscaler: pre-processing: %w", err)
-			}
+	// Copy the window, scaled into the model's input range and padded
+	// with zeros to the size the model needs.
+	win := pt.Window
+	ww, wh := win.Dx(), win.Dy()
+	pw, ph := ww, wh
+	if p.padTo != nil {
+		pw, ph = p.padTo(ww, wh)
+	}
+	if r.inBuf == nil || cap(r.inBuf.Data) < ph*pw*3 {
+		r.inBuf = tensor.New(ph, pw, 3)
+	} else {
+		r.inBuf = &tensor.Tensor{Shape: []int{ph, pw, 3}, Data: r.inBuf.Data[:ph*pw*3]}
+		if pw != ww || ph != wh {
+			clear(r.inBuf.Data) // the padding must be zeros
 		}
-		pred, err := model.RunInto(ctx, in, predBuf)
-		if err != nil {
-			return nil, err
-		}
-		predBuf = pred
-		if u.def.PostProcess != nil {
-			if pred, err = u.def.PostProcess(pred); err != nil {
-				return nil, fmt.Errorf("upscaler: post-processing: %w", err)
-			}
-		}
-		ph2, pw2, pc, err := pred.HWC()
-		if err != nil || ph2 < wh*s || pw2 < ww*s || pc != 3 {
-			return nil, fmt.Errorf("upscaler: model %s returned shape %v for a %d×%d window; want at least [%d, %d, 3]", u.def.String(), pred.Shape, ww, wh, wh*s, ww*s)
-		}
+	}
+	in := r.inBuf
+	for y := range wh {
+		r.img.row(win.Min.Y+y, win.Min.X, in.Data[y*pw*3:][:ww*3], inScale)
+	}
 
-		// Keep the patch's own region, clipped to the output range and
-		// brought to 0..255.
-		keep := pt.Keep.Sub(win.Min)
-		var patchOut *tensor.Tensor
-		if withOutput && progress != nil {
-			patchOut = tensor.New(keep.Dy()*s, keep.Dx()*s, 3)
+	// Run the model.
+	var err error
+	if u.def.PreProcess != nil {
+		if in, err = u.def.PreProcess(in); err != nil {
+			return fmt.Errorf("upscaler: pre-processing: %w", err)
 		}
-		for y := keep.Min.Y * s; y < keep.Max.Y*s; y++ {
-			src := pred.Data[(y*pw2+keep.Min.X*s)*3:][:keep.Dx()*s*3]
-			oy := win.Min.Y*s + y
-			dst := out.Data[(oy*w*s+(win.Min.X+keep.Min.X)*s)*3:][:len(src)]
+	}
+	pred, err := r.model.RunInto(ctx, in, r.predBuf)
+	if err != nil {
+		return err
+	}
+	r.predBuf = pred
+	if u.def.PostProcess != nil {
+		if pred, err = u.def.PostProcess(pred); err != nil {
+			return fmt.Errorf("upscaler: post-processing: %w", err)
+		}
+	}
+	ph2, pw2, pc, err := pred.HWC()
+	if err != nil || ph2 < wh*s || pw2 < ww*s || pc != 3 {
+		return fmt.Errorf("upscaler: model %s returned shape %v for a %d×%d window; want at least [%d, %d, 3]", u.def.String(), pred.Shape, ww, wh, wh*s, ww*s)
+	}
+
+	// Keep the patch's own region, clipped to the output range and
+	// brought to 0..255.
+	keep := pt.Keep.Sub(win.Min)
+	kw := keep.Dx() * s
+	var patchOut *tensor.Tensor
+	if r.withOutput && r.progress != nil {
+		patchOut = tensor.New(keep.Dy()*s, kw, 3)
+	}
+	for y := keep.Min.Y * s; y < keep.Max.Y*s; y++ {
+		src := pred.Data[(y*pw2+keep.Min.X*s)*3:][:kw*3]
+		ox, oy := (win.Min.X+keep.Min.X)*s, win.Min.Y*s+y
+		var dst []float32
+		switch {
+		case r.out != nil:
+			dst = r.out.Data[(oy*r.out.Shape[1]+ox)*3:][:len(src)]
+		case patchOut != nil:
+			dst = patchOut.Data[(y-keep.Min.Y*s)*kw*3:][:len(src)]
+		}
+		if dst != nil {
 			for j, v := range src {
 				dst[j] = toByteRange(v, outMax)
 			}
-			if patchOut != nil {
-				copy(patchOut.Data[(y-keep.Min.Y*s)*keep.Dx()*s*3:], dst)
+		}
+		if r.band != nil {
+			pix := r.band.Pix[r.band.PixOffset(ox, oy):][:kw*4]
+			for x := range kw {
+				pix[4*x] = toUint8(toByteRange(src[3*x], outMax))
+				pix[4*x+1] = toUint8(toByteRange(src[3*x+1], outMax))
+				pix[4*x+2] = toUint8(toByteRange(src[3*x+2], outMax))
+				pix[4*x+3] = 255
 			}
 		}
-		if progress != nil && p.patchMode {
-			progress(Progress{
-				Fraction: float64(i+1) / float64(len(p.patches)), Index: i, Count: len(p.patches),
-				Row: pt.Row, Col: pt.Col, Window: pt.Window, Keep: pt.Keep, Output: patchOut,
-			})
+		if patchOut != nil && r.out != nil {
+			copy(patchOut.Data[(y-keep.Min.Y*s)*kw*3:], dst)
 		}
 	}
-	return out, nil
+	if r.progress != nil && p.patchMode {
+		r.progress(Progress{
+			Fraction: float64(i+1) / float64(len(p.patches)), Index: i, Count: len(p.patches),
+			Row: pt.Row, Col: pt.Col, Window: pt.Window, Keep: pt.Keep, Output: patchOut,
+		})
+	}
+	return nil
 }
 
 // toByteRange clips v to [0, top], the model's output range, and maps it to

@@ -253,28 +253,27 @@ func runJob(ctx context.Context, u *upscaler.Upscaler, j *job, opts *upscaleOpti
 		// Without patches there is nothing to report until the end.
 		upOpts.Progress = rep.patch
 	}
-	res, err := u.Upscale(ctx, img, &upOpts)
-	if err != nil {
-		rep.done("", 0, 0, time.Since(started), err)
-		return rec, err
-	}
-	rec.OutWidth, rec.OutHeight = res.Tensor.Shape[1], res.Tensor.Shape[0]
-
-	// Write.
 	if j.output == "-" {
-		var buf bytes.Buffer
-		err = res.Encode(&buf, j.format, opts.quality)
-		if err == nil {
-			_, err = s.out.Write(buf.Bytes())
+		// Standard output gets the image only once it is complete.
+		var res *upscaler.Result
+		if res, err = u.Upscale(ctx, img, &upOpts); err == nil {
+			var buf bytes.Buffer
+			if err = res.Encode(&buf, j.format, opts.quality); err == nil {
+				_, err = s.out.Write(buf.Bytes())
+			}
 		}
 	} else {
-		err = res.WriteFile(j.output, &upscaler.WriteOptions{Format: j.format, Quality: opts.quality, Overwrite: opts.overwrite})
+		// A file is encoded while the model runs, so a large output is
+		// never held whole.
+		err = u.UpscaleToFile(ctx, img, j.output, &upOpts,
+			&upscaler.WriteOptions{Format: j.format, Quality: opts.quality, Overwrite: opts.overwrite})
 	}
 	if err != nil {
 		rep.done("", 0, 0, time.Since(started), err)
 		return rec, err
 	}
-	rec.Output = j.output
+	scale := u.Definition().Scale
+	rec.Output, rec.OutWidth, rec.OutHeight = j.output, rec.Width*scale, rec.Height*scale
 	rep.done(j.output, rec.OutWidth, rec.OutHeight, time.Since(started), nil)
 	return rec, nil
 }

@@ -11,8 +11,9 @@ import (
 // gray, YCbCr and CMYK) return false without looking at pixels. For a
 // paletted image only palette entries that some pixel uses count, and pixel
 // indices outside the palette are ignored. An *image.Uniform reports its
-// colour. Other image types are scanned pixel by pixel through At, which
-// takes time in proportion to the area of the bounds.
+// colour. Other image types with an Opaque method return its result, and
+// the rest are scanned pixel by pixel through At, which takes time in
+// proportion to the area of the bounds.
 func HasAlpha(img image.Image) bool {
 	if img == nil {
 		return false
@@ -53,6 +54,10 @@ func HasAlpha(img image.Image) bool {
 	}
 	if p, ok := img.ColorModel().(color.Palette); ok && !paletteHasAlpha(p) {
 		return false
+	}
+	// An image computed as it is read must not be read twice.
+	if o, ok := img.(interface{ Opaque() bool }); ok {
+		return !o.Opaque()
 	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {

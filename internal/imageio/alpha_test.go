@@ -158,3 +158,21 @@ func BenchmarkHasAlphaNRGBA(b *testing.B) {
 		}
 	}
 }
+
+// lazyImage is an image whose pixels must not be read: it knows it is
+// opaque without looking at them.
+type lazyImage struct{ opaque bool }
+
+func (lazyImage) ColorModel() color.Model { return color.NRGBAModel }
+func (lazyImage) Bounds() image.Rectangle { return image.Rect(0, 0, 8, 8) }
+func (lazyImage) At(x, y int) color.Color { panic("At called on an image with an Opaque method") }
+func (m lazyImage) Opaque() bool          { return m.opaque }
+
+func TestHasAlphaAsksOpaque(t *testing.T) {
+	if HasAlpha(lazyImage{opaque: true}) {
+		t.Errorf("HasAlpha(image whose Opaque returns true) = true, want false")
+	}
+	if !HasAlpha(lazyImage{opaque: false}) {
+		t.Errorf("HasAlpha(image whose Opaque returns false) = false, want true")
+	}
+}

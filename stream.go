@@ -1,0 +1,185 @@
+package upscaler
+
+import (
+	"context"
+	"image"
+	"image/color"
+	"io"
+
+	"github.com/upscaler-go/upscaler/internal/imageio"
+	"github.com/upscaler-go/upscaler/nn"
+)
+
+// UpscaleToFile upscales input as Upscale does and writes the result to
+// path as Result.WriteFile does, with the same pixels and the same bytes.
+//
+// For an opaque input it encodes PNG and JPEG while the model runs, one row
+// of patches at a time, and holds only the rows the encoder still needs. No
+// float32 output tensor is made, and with patches the memory grows with the
+// output's width but not with its height. Inputs with transparency, and WebP
+// output, are upscaled whole first. The file is written to a
+// temporary name and renamed into place, so a failed or cancelled call
+// leaves nothing behind.
+func (u *Upscaler) UpscaleToFile(ctx context.Context, input any, path string, opts *Options, wopts *WriteOptions) error {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if wopts == nil {
+		wopts = &WriteOptions{}
+	}
+	f := wopts.Format
+	if f == "" {
+		var err error
+		if f, err = FormatFromPath(path); err != nil {
+			f = PNG
+		}
+	}
+	cctx, c, model, err := u.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer u.end(c)
+	if cctx.Err() != nil {
+		return stopError(ctx, cctx)
+	}
+	err = u.upscaleToFile(cctx, model, input, path, f, opts, wopts)
+	if err != nil && cctx.Err() != nil {
+		return stopError(ctx, cctx)
+	}
+	return err
+}
+
+func (u *Upscaler) upscaleToFile(ctx context.Context, model *nn.Model, input any, path string, f Format, opts *Options, wopts *WriteOptions) error {
+	rgb, alpha, plan, err := u.prepare(input, opts)
+	if err != nil {
+		return err
+	}
+	if alpha != nil || f == WebP {
+		res, err := u.upscaleDecoded(ctx, model, rgb, alpha, plan, opts)
+		if err != nil {
+			return err
+		}
+		return res.WriteFile(path, &WriteOptions{Format: f, Quality: wopts.Quality, Overwrite: wopts.Overwrite})
+	}
+	img := newBandImage(ctx, &patchRunner{u: u, model: model, img: rgb, plan: plan,
+		progress: opts.Progress, withOutput: opts.ProgressOutput})
+	return imageio.WriteAtomic(path, wopts.Overwrite, func(w io.Writer) error {
+		if err := imageio.Encode(w, img, imageio.Format(f), wopts.Quality); err != nil {
+			return err
+		}
+		return img.err
+	})
+}
+
+// bandImage is the 8-bit output of one upscale as an image.Image whose
+// rows are computed one row of patches (a band) at a time, when an encoder
+// first reads them. Encoders read top to bottom, and JPEG reads strips of up
+// to 16 rows, so the bands that overlap the current strip are kept.
+type bandImage struct {
+	ctx    context.Context
+	runner *patchRunner
+	rect   image.Rectangle
+	// rows lists, for each row of patches, the index of its first patch in
+	// the plan; a final entry holds the patch count.
+	rows []int
+	next int // the next row of patches to run
+
+	bands []*image.NRGBA // computed bands still needed, top first
+	spare *image.NRGBA   // a dropped band whose pixels can be reused
+	err   error          // the first error; later pixels read as black
+}
+
+func newBandImage(ctx context.Context, r *patchRunner) *bandImage {
+	s := r.u.def.Scale
+	b := &bandImage{ctx: ctx, runner: r, rect: image.Rect(0, 0, r.img.w*s, r.img.h*s)}
+	patches := r.plan.patches
+	for i, pt := range patches {
+		if i == 0 || pt.Keep.Min.Y != patches[i-1].Keep.Min.Y {
+			b.rows = append(b.rows, i)
+		}
+	}
+	b.rows = append(b.rows, len(patches))
+	return b
+}
+
+func (b *bandImage) ColorModel() color.Model { return color.NRGBAModel }
+func (b *bandImage) Bounds() image.Rectangle { return b.rect }
+
+// Opaque reports true: only opaque inputs are upscaled this way. Encoders
+// ask for it before choosing a colour type.
+func (b *bandImage) Opaque() bool { return true }
+
+func (b *bandImage) At(x, y int) color.Color { return b.NRGBAAt(x, y) }
+
+// NRGBAAt returns the pixel at (x, y), running the rows of patches that
+// cover it on first use.
+func (b *bandImage) NRGBAAt(x, y int) color.NRGBA {
+	if !(image.Point{x, y}.In(b.rect)) {
+		return color.NRGBA{}
+	}
+	for _, band := range b.bands {
+		if y < band.Rect.Max.Y {
+			if y < band.Rect.Min.Y {
+				break // dropped already: the encoder went back too far
+			}
+			return band.NRGBAAt(x, y)
+		}
+	}
+	band := b.advance(y)
+	if band == nil {
+		return color.NRGBA{}
+	}
+	return band.NRGBAAt(x, y)
+}
+
+// advance runs rows of patches until one covers output row y and returns
+// it, or nil after an error.
+func (b *bandImage) advance(y int) *image.NRGBA {
+	// Keep the bands that overlap the 16-row strip holding y.
+	strip := y &^ 15
+	kept := b.bands[:0]
+	for _, band := range b.bands {
+		if band.Rect.Max.Y > strip {
+			kept = append(kept, band)
+		} else {
+			b.spare = band
+		}
+	}
+	b.bands = kept
+	for b.err == nil && b.next < len(b.rows)-1 {
+		band := b.run(b.next)
+		b.next++
+		if band == nil {
+			break
+		}
+		b.bands = append(b.bands, band)
+		if y < band.Rect.Max.Y {
+			return band
+		}
+	}
+	return nil
+}
+
+// run computes row t of patches into a band.
+func (b *bandImage) run(t int) *image.NRGBA {
+	r := b.runner
+	s := r.u.def.Scale
+	first, end := b.rows[t], b.rows[t+1]
+	keep := r.plan.patches[first].Keep
+	rect := image.Rect(0, keep.Min.Y*s, b.rect.Max.X, keep.Max.Y*s)
+	band := b.spare
+	b.spare = nil
+	if band == nil || cap(band.Pix) < 4*rect.Dx()*rect.Dy() {
+		band = image.NewNRGBA(rect)
+	} else {
+		band = &image.NRGBA{Pix: band.Pix[:4*rect.Dx()*rect.Dy()], Stride: 4 * rect.Dx(), Rect: rect}
+	}
+	r.band = band
+	for i := first; i < end; i++ {
+		if err := r.runPatch(b.ctx, i); err != nil {
+			b.err = err
+			return nil
+		}
+	}
+	return band
+}

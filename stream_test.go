@@ -1,0 +1,154 @@
+package upscaler_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/upscaler-go/upscaler"
+)
+
+// pattern returns an opaque w×h image with detail in every channel.
+func pattern(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetNRGBA(x, y, color.NRGBA{uint8(7*x + 13*y), uint8(x * y % 251), uint8(3*x ^ 5*y), 255})
+		}
+	}
+	return img
+}
+
+func TestUpscaleToFileSameBytes(t *testing.T) {
+	u := defaultUpscaler(t)
+	opaque := pattern(70, 45)
+	transparent := pattern(30, 20)
+	transparent.SetNRGBA(3, 4, color.NRGBA{1, 2, 3, 100})
+	tests := []struct {
+		name string
+		img  image.Image
+		opts upscaler.Options
+		file string
+	}{
+		{"png patches", opaque, upscaler.Options{PatchSize: 16, Padding: 3}, "out.png"},
+		{"png auto padding", opaque, upscaler.Options{PatchSize: 32, AutoPadding: true}, "out.png"},
+		{"jpeg patches", opaque, upscaler.Options{PatchSize: 12, Padding: 2}, "out.jpg"},
+		{"png whole", opaque, upscaler.Options{}, "out.png"},
+		{"transparent png", transparent, upscaler.Options{PatchSize: 16, Padding: 3}, "out.png"},
+		{"webp", opaque, upscaler.Options{PatchSize: 32, Padding: 4}, "out.webp"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			res, err := u.Upscale(context.Background(), tc.img, &tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantPath := filepath.Join(dir, "want-"+tc.file)
+			if err := res.WriteFile(wantPath, nil); err != nil {
+				t.Fatal(err)
+			}
+			gotPath := filepath.Join(dir, tc.file)
+			if err := u.UpscaleToFile(context.Background(), tc.img, gotPath, &tc.opts, nil); err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(wantPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(gotPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("UpscaleToFile wrote %d bytes that differ from Upscale and WriteFile's %d", len(got), len(want))
+			}
+		})
+	}
+}
+
+func TestUpscaleToFileCancel(t *testing.T) {
+	u := defaultUpscaler(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.png")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	patches := 0
+	opts := &upscaler.Options{PatchSize: 16, Padding: 2, Progress: func(upscaler.Progress) {
+		if patches++; patches == 3 {
+			cancel()
+		}
+	}}
+	err := u.UpscaleToFile(ctx, pattern(64, 64), path, opts, nil)
+	if !errors.Is(err, upscaler.ErrAborted) || !errors.Is(err, context.Canceled) {
+		t.Errorf("UpscaleToFile after cancel: error %v, want ErrAborted and context.Canceled", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("cancelled UpscaleToFile left %s in the folder", e.Name())
+	}
+}
+
+func TestUpscaleToFileExisting(t *testing.T) {
+	u := defaultUpscaler(t)
+	path := filepath.Join(t.TempDir(), "out.png")
+	if err := os.WriteFile(path, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := u.UpscaleToFile(context.Background(), pattern(20, 20), path, &upscaler.Options{PatchSize: 16, Padding: 2}, nil)
+	if !errors.Is(err, os.ErrExist) {
+		t.Errorf("UpscaleToFile over an existing file: error %v, want one matching os.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "keep me" {
+		t.Errorf("UpscaleToFile replaced an existing file without Overwrite")
+	}
+}
+
+// TestUpscaleToFileMemoryFlat checks that writing a file in patches holds
+// no more for a tall image than for a short one of the same width: the
+// output is encoded as its rows are computed, never held whole.
+func TestUpscaleToFileMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("collects garbage after each of 160 patches")
+	}
+	u := defaultUpscaler(t)
+	dir := t.TempDir()
+	working := func(h int) int64 {
+		img := pattern(64, h)
+		var peak uint64
+		opts := &upscaler.Options{PatchSize: 32, Padding: 4, Progress: func(upscaler.Progress) {
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		}}
+		runtime.GC()
+		runtime.GC()
+		var base runtime.MemStats
+		runtime.ReadMemStats(&base)
+		path := filepath.Join(dir, "out.png")
+		if err := u.UpscaleToFile(context.Background(), img, path, opts, &upscaler.WriteOptions{Overwrite: true}); err != nil {
+			t.Fatal(err)
+		}
+		runtime.KeepAlive(img)
+		return int64(peak) - int64(base.HeapAlloc)
+	}
+	working(64) // the first call allocates the model's buffers
+	short, tall := working(64), working(640)
+	t.Logf("live heap besides the input: %d bytes for 64×64, %d bytes for 64×640", short, tall)
+	// The 128×1280 output of the tall image is 640 KiB as 8-bit RGBA and
+	// 1.9 MiB as float32.
+	const slack = 64 << 10
+	if tall > short+slack {
+		t.Errorf("live heap besides the input: %d bytes for 64×640, want at most %d (64×64 used %d)", tall, short+slack, short)
+	}
+}
