@@ -14,10 +14,12 @@
 // Upscale accepts an image.Image of any colour model; encoded PNG, JPEG,
 // GIF, WebP, BMP or TIFF as []byte or io.Reader; a file path or a base64
 // data: URI as a string; or a tensor of shape [h, w, 3] or [1, h, w, 3]
-// holding values 0..255, as a *tensor.Tensor (float32) or Uint8Tensor. The
+// (4 channels for RGBA) holding values 0..255, as a *tensor.Tensor (float32)
+// or a Uint8Tensor. Values outside 0..255 are rejected. The
 // Result gives back an image, a float32 tensor [h·scale, w·scale, 3]
 // clipped to 0..255 and not rounded (what UpscalerJS returns for tensor
-// output), a PNG data: URI, or a PNG, JPEG or WebP file.
+// output), a PNG data: URI, or a PNG, JPEG or WebP file. Images come out
+// with 8 bits per channel, whatever the input's depth.
 //
 // # Patches
 //

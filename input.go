@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"io"
-	"math"
 	"strings"
 
 	"github.com/upscaler-go/upscaler/internal/imageio"
@@ -152,8 +151,8 @@ func splitTensor(shape []int, f []float32, u8 []uint8, maxPixels int64) (rgb *pi
 		return nil, nil, fmt.Errorf("%w: tensor shape %v needs %d values but the data has %d", ErrInput, shape, n, max(len(f), len(u8)))
 	}
 	for i, v := range f {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, nil, fmt.Errorf("%w: tensor value at pixel %d channel %d is %v; values must be finite, 0..255", ErrInput, i/c, i%c, v)
+		if !(v >= 0 && v <= 255) { // NaN fails both
+			return nil, nil, fmt.Errorf("%w: tensor value at pixel %d channel %d is %v; values must be 0..255, as in an 8-bit image", ErrInput, i/c, i%c, v)
 		}
 	}
 	if u8 != nil && (c == 3 || opaqueBytes(u8, c)) {

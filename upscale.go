@@ -13,8 +13,9 @@ import (
 
 // Upscale enlarges input by the model's scale. input is an image.Image,
 // encoded image bytes ([]byte or io.Reader), a file path or data: URI
-// (string), or a tensor (*tensor.Tensor or Uint8Tensor) of shape [h, w, 3]
-// or [1, h, w, 3] with values 0..255; see the package documentation. The
+// (string), or a tensor (*tensor.Tensor, Uint8Tensor or *Uint8Tensor). A
+// tensor has shape [h, w, c] or [1, h, w, c] and values 0..255, where c is 3,
+// or 4 with alpha last. See the package documentation. The
 // output is always exactly the input's size times the scale. Images and
 // tensors are read in place, not copied, so they must not change until
 // Upscale returns.

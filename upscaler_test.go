@@ -188,6 +188,8 @@ func TestUpscaleRejectsBadTensors(t *testing.T) {
 		"data length":  {&tensor.Tensor{Shape: []int{4, 4, 3}, Data: make([]float32, 47)}, "47"},
 		"NaN":          {nan, "NaN"},
 		"infinite":     {inf, "Inf"},
+		"negative":     {&tensor.Tensor{Shape: []int{1, 2, 3}, Data: []float32{0, 1, 2, 3, -0.5, 5}}, "pixel 1 channel 1 is -0.5"},
+		"over 255":     {&tensor.Tensor{Shape: []int{1, 1, 3}, Data: []float32{0, 255, 255.5}}, "0..255"},
 		"unknown type": {42, "int"},
 		"not an image": {[]byte("hello"), ""},
 	}

@@ -28,6 +28,19 @@ type Family struct {
 // Scales returns the family's scales in increasing order.
 func (f *Family) Scales() []int { return slices.Sorted(maps.Keys(f.Paths)) }
 
+// scaleList returns the family's scales for a message, such as "2x, 3x,
+// 4x or 8x".
+func (f *Family) scaleList() string {
+	var names []string
+	for _, s := range f.Scales() {
+		names = append(names, fmt.Sprintf("%dx", s))
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 // DefaultScale returns the scale used when none is given: 2 if the family
 // has it, otherwise its smallest.
 func (f *Family) DefaultScale() int {
@@ -137,7 +150,7 @@ func Lookup(name string, scale int) (Definition, error) {
 		scale = f.DefaultScale()
 	}
 	if _, ok := f.Paths[scale]; !ok {
-		return Definition{}, fmt.Errorf("models: %s has no %dx model (scales: %v)", name, scale, f.Scales())
+		return Definition{}, fmt.Errorf("models: %s has no %dx model; it comes in %s", name, scale, f.scaleList())
 	}
 	if f.Name == "default-model" {
 		return Default(), nil

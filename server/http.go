@@ -224,16 +224,16 @@ func (s *Server) tooLargeMessage(err error) string {
 	}
 	var limit *imageio.LimitError
 	if errors.As(err, &limit) && limit.Limit == "MaxBytes" {
-		return fmt.Sprintf("%v: %s; this server takes at most %d bytes (upscaler serve --max-body-bytes)", imageio.ErrTooLarge, limit.Detail, s.cfg.MaxBodyBytes)
+		return fmt.Sprintf("%v: %s: send a smaller file (this server's limit is set with upscaler serve --max-body-bytes)", imageio.ErrTooLarge, limit.Detail)
 	}
 	if errors.As(err, &limit) {
-		return fmt.Sprintf("%v: %s; this server takes at most %d pixels (upscaler serve --max-pixels)", imageio.ErrTooLarge, limit.Detail, s.cfg.MaxPixels)
+		return fmt.Sprintf("%v: %s: send a smaller image (this server's limit is set with upscaler serve --max-pixels)", imageio.ErrTooLarge, limit.Detail)
 	}
 	var decodeErr *message.DecodeError
 	if errors.As(err, &decodeErr) {
 		err = decodeErr.Err
 	}
-	return fmt.Sprintf("%v; this server takes at most %d pixels (upscaler serve --max-pixels)", err, s.cfg.MaxPixels)
+	return fmt.Sprintf("%v: send a smaller image (this server's limit is set with upscaler serve --max-pixels)", err)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -278,7 +278,7 @@ func (s *Server) parseUpscaleRequest(w http.ResponseWriter, r *http.Request) (*u
 		req.opts.AutoPadding = true
 	default:
 		if req.opts.Padding, err = intParam(p, "padding"); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: padding=%q is not a non-negative integer or \"auto\"", errBadRequest, p)
 		}
 	}
 	if f := q.Get("format"); f != "" {

@@ -302,7 +302,7 @@ func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 		BaseContext: func(net.Listener) context.Context { return s.base },
 	}
 	s.log.Info("server: listening", "addr", ln.Addr().String(), "workers", s.cfg.Workers,
-		"queue_limit", s.cfg.QueueLimit, "max_pixels", s.cfg.MaxPixels)
+		"queue_limit", s.cfg.QueueLimit, "max_pixels", s.cfg.MaxPixels, "max_body_bytes", s.cfg.MaxBodyBytes)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

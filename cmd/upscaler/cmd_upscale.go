@@ -35,6 +35,7 @@ type upscaleOptions struct {
 	json      bool
 	quiet     bool
 	threads   int
+	maxPixels int64
 }
 
 func newUpscaleCommand(s *streams) *cobra.Command {
@@ -83,6 +84,7 @@ and end on standard error. --quiet and --json turn both off.`,
 	f.BoolVar(&opts.json, "json", false, "print one JSON object per input on standard output (no progress)")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing but errors")
 	f.IntVar(&opts.threads, "threads", 0, "goroutines per image (default: the number of CPUs)")
+	f.Int64Var(&opts.maxPixels, "max-pixels", imageio.DefaultLimits.MaxPixels, "largest input accepted, in pixels (width × height); checked from the file header before decoding")
 	return cmd
 }
 
@@ -237,15 +239,27 @@ func runJob(ctx context.Context, u *upscaler.Upscaler, j *job, opts *upscaleOpti
 		if data, err = io.ReadAll(s.in); err != nil {
 			return rec, fmt.Errorf("read standard input: %w", err)
 		}
-		img, _, err = imageio.DecodeBytes(data, imageio.Limits{})
+		img, _, err = imageio.DecodeBytes(data, imageio.Limits{MaxPixels: opts.maxPixels})
 	} else {
-		img, _, err = imageio.DecodeFile(j.input, imageio.Limits{})
+		img, _, err = imageio.DecodeFile(j.input, imageio.Limits{MaxPixels: opts.maxPixels})
+	}
+	var limit *imageio.LimitError
+	if errors.As(err, &limit) && limit.Limit == "MaxPixels" {
+		return rec, fmt.Errorf("%v: %s; raise the limit with --max-pixels", imageio.ErrTooLarge, limit.Detail)
 	}
 	if err != nil {
 		return rec, err
 	}
 	b := img.Bounds()
 	rec.Width, rec.Height = b.Dx(), b.Dy()
+	if !opts.quiet && !opts.json {
+		if ext, err := upscaler.FormatFromPath(j.output); err == nil && ext != j.format {
+			rep.printf("upscaler: %s: writing %s, as --format asks, to %s", j.name(), j.format, j.output)
+		}
+		if j.format == upscaler.JPEG && imageio.HasAlpha(img) {
+			rep.printf("upscaler: %s: JPEG has no transparency, so transparent pixels are written opaque; write PNG or WebP to keep it", j.name())
+		}
+	}
 
 	// Upscale.
 	rep.start(i, n, j.name(), rec.Width, rec.Height)
@@ -316,6 +330,10 @@ func (o *upscaleOptions) upscaleOptions() (upscaler.Options, error) {
 	if o.threads < 0 {
 		return u, usagef("invalid --threads %d: use a positive number, or 0 for one per CPU", o.threads)
 	}
+	if o.maxPixels <= 0 {
+		return u, usagef("invalid --max-pixels %d: use a positive number of pixels", o.maxPixels)
+	}
+	u.MaxPixels = o.maxPixels
 	return u, nil
 }
 

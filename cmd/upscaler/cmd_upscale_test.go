@@ -263,6 +263,55 @@ func TestUpscaleMissingInputFile(t *testing.T) {
 	}
 }
 
+func TestUpscaleMaxPixels(t *testing.T) {
+	c := newCLI(t)
+	c.writePNG("big.png", testImage(16, 12, false))
+	c.writePNG("small.png", testImage(8, 8, false))
+
+	r := c.run("upscale", "--max-pixels", "100", "big.png", "small.png")
+
+	if r.code != 1 {
+		t.Errorf("exit status = %d, want 1", r.code)
+	}
+	if !strings.Contains(r.stderr, "big.png: image too large: declared size 16x12 is 192 pixels, over the limit of 100; raise the limit with --max-pixels") {
+		t.Errorf("stderr = %q, want the size, the limit and --max-pixels", r.stderr)
+	}
+	if strings.Contains(r.stderr, "Limits.") {
+		t.Errorf("stderr = %q names a library setting a command user cannot change", r.stderr)
+	}
+	if _, err := os.Stat(c.path("small@2x.png")); err != nil {
+		t.Errorf("small@2x.png was not written beside an input over the limit: %v", err)
+	}
+}
+
+func TestUpscaleFormatAgainstExtensionWarns(t *testing.T) {
+	c := newCLI(t)
+	c.writePNG("in.png", testImage(16, 12, false))
+
+	r := c.run("upscale", "--format", "jpeg", "-o", "out.png", "in.png")
+
+	if r.code != 0 {
+		t.Fatalf("exit status = %d, want 0\nstderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "in.png: writing jpeg, as --format asks, to out.png") {
+		t.Errorf("stderr = %q, want a warning that out.png holds JPEG data", r.stderr)
+	}
+}
+
+func TestUpscaleTransparentToJPEGWarns(t *testing.T) {
+	c := newCLI(t)
+	c.writePNG("in.png", testImage(16, 12, true))
+
+	r := c.run("upscale", "-o", "out.jpg", "in.png")
+
+	if r.code != 0 {
+		t.Fatalf("exit status = %d, want 0\nstderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "in.png: JPEG has no transparency") {
+		t.Errorf("stderr = %q, want a warning that JPEG drops the transparency of in.png", r.stderr)
+	}
+}
+
 func TestUpscaleExistingOutput(t *testing.T) {
 	c := newCLI(t)
 	c.writePNG("in.png", testImage(16, 12, false))
@@ -367,7 +416,7 @@ func TestUpscaleUsageErrors(t *testing.T) {
 		{"unknown command", []string{"upscal", "in.png"}, `"upscal"`},
 		{"missing input", []string{"upscale"}, "missing INPUT"},
 		{"scale 5", []string{"upscale", "--scale", "5", "in.png"}, "--scale 5"},
-		{"scale 5 for a family", []string{"upscale", "-m", "esrgan-slim", "-s", "5", "in.png"}, "scales: [2 3 4 8]"},
+		{"scale 5 for a family", []string{"upscale", "-m", "esrgan-slim", "-s", "5", "in.png"}, "invalid --scale 5: esrgan-slim has no 5x model; it comes in 2x, 3x, 4x or 8x"},
 		{"scale not a number", []string{"upscale", "-s", "two", "in.png"}, "two"},
 		{"padding x", []string{"upscale", "--patch-size", "16", "--padding", "x", "in.png"}, `--padding "x"`},
 		{"padding too large", []string{"upscale", "--patch-size", "16", "--padding", "8", "in.png"}, "less than half"},
@@ -378,6 +427,7 @@ func TestUpscaleUsageErrors(t *testing.T) {
 		{"output extension", []string{"upscale", "-o", "out.gif", "in.png"}, ".gif"},
 		{"alpha", []string{"upscale", "--alpha", "sharp", "in.png"}, `--alpha "sharp"`},
 		{"threads", []string{"upscale", "--threads", "-2", "in.png"}, "--threads -2"},
+		{"max pixels", []string{"upscale", "--max-pixels", "0", "in.png"}, "--max-pixels 0"},
 		{"unknown model", []string{"upscale", "-m", "esrgan-tiny", "in.png"}, "esrgan-tiny"},
 		{"missing model file", []string{"upscale", "-m", "./nope/model.json", "in.png"}, "./nope/model.json"},
 		{"custom model without scale", []string{"upscale", "-m", "model.json", "in.png"}, "--scale"},

@@ -25,9 +25,10 @@ const (
 
 const rootHelp = `upscaler enlarges images 2x, 3x, 4x or 8x with the UpscalerJS
 super-resolution models (ESRGAN slim, medium and thick, the legacy models and a
-pixel upsampler), running them in pure Go. The default model (esrgan-slim 2x)
-is built in; the others are downloaded once with "upscaler models pull NAME"
-into the model cache ($UPSCALER_CACHE, else the user cache folder).
+pixel upsampler), running them in pure Go. The default model, default-model
+(the esrgan-slim 2x network), is built in. The others, the esrgan-slim package
+included, are downloaded once with "upscaler models pull NAME" into the model
+cache ($UPSCALER_CACHE, else the user cache folder).
 
 Examples:
   upscaler upscale photo.jpg                    writes photo@2x.jpg

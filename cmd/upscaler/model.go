@@ -27,7 +27,7 @@ type modelOptions struct {
 
 func (o *modelOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.model, "model", "m", "", "model: a catalog name such as esrgan-thick or esrgan-thick:4x (see \"upscaler models list\"),\n"+
-		"or the path of an npm model package (.tgz or folder), a model folder or a model.json\n(default: the built-in default-model, esrgan-slim 2x)")
+		"or the path of an npm model package (.tgz or folder), a model folder or a model.json\n(default: the built-in default-model, the esrgan-slim 2x network)")
 	f.IntVarP(&o.scale, "scale", "s", 0, "enlargement factor: 2, 3, 4 or 8 where the model has it (default: the model's smallest, 2 if it has it);\nrequired for a custom model.json or model folder")
 	f.StringVar(&o.inputRange, "input-range", "0,255", "value range a custom model reads, \"0,255\" or \"0,1\"")
 	f.StringVar(&o.outputRange, "output-range", "0,255", "value range a custom model writes, \"0,255\" or \"0,1\"")
@@ -50,6 +50,10 @@ func (o *modelOptions) definition() (models.Definition, error) {
 	}
 	if !looksLikePath(o.model) {
 		d, err := models.Lookup(o.model, o.scale)
+		if _, ferr := models.LookupFamily(o.model); err != nil && ferr == nil && o.scale != 0 {
+			// The family exists, so the scale is what is wrong.
+			return d, usagef("invalid --scale %d: %s", o.scale, strings.TrimPrefix(err.Error(), "models: "))
+		}
 		if err != nil {
 			return d, usageError{fmt.Errorf("invalid --model %q: %w", o.model, err)}
 		}

@@ -183,7 +183,7 @@ func requestError(ctx context.Context, u string, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("registry: GET %s: %w: %v; the registry URL comes from NPM_CONFIG_REGISTRY (default %s) and proxies from HTTPS_PROXY, HTTP_PROXY and NO_PROXY", u, ErrUnreachable, err, DefaultRegistry)
+	return fmt.Errorf("registry: GET %s: %w: %v; check the registry URL (upscaler --registry, else NPM_CONFIG_REGISTRY, else %s) and the proxies in HTTPS_PROXY, HTTP_PROXY and NO_PROXY", u, ErrUnreachable, err, DefaultRegistry)
 }
 
 // maxListedVersions is how many versions an unknown-version error lists.
