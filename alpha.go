@@ -2,9 +2,7 @@ package upscaler
 
 import (
 	"context"
-	"image"
-
-	"golang.org/x/image/draw"
+	"math"
 
 	"github.com/upscaler-go/upscaler/nn"
 	"github.com/upscaler-go/upscaler/tensor"
@@ -30,32 +28,135 @@ func (u *Upscaler) upscaleAlpha(ctx context.Context, model *nn.Model, alpha *ten
 			out.Data[i] = (rgb.Data[i*3] + rgb.Data[i*3+1] + rgb.Data[i*3+2]) / 3
 		}
 	default:
-		src := image.NewGray16(image.Rect(0, 0, w, h))
-		for i, a := range alpha.Data {
-			v := uint16(a*257 + 0.5)
-			src.Pix[2*i], src.Pix[2*i+1] = byte(v>>8), byte(v)
-		}
-		dst := image.NewGray16(image.Rect(0, 0, w*s, h*s))
-		draw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
-		for i := range out.Data {
-			out.Data[i] = float32(uint16(dst.Pix[2*i])<<8|uint16(dst.Pix[2*i+1])) / 257
-		}
+		newAlphaScaler(alpha, s).rows(0, h*s, out.Data)
 	}
+	pinAlpha(alpha, s, 0, h*s, out.Data)
+	return out, nil
+}
 
-	// Fully transparent stays transparent and fully opaque stays opaque.
-	for y := range h * s {
-		for x := range w * s {
-			a := alpha.Data[(y/s)*w+x/s]
-			o := &out.Data[y*w*s+x]
-			switch {
+// pinAlpha keeps fully transparent input pixels transparent and fully
+// opaque ones opaque in output rows [y0, y1) of an alpha plane enlarged s
+// times, held in dst, and clips the rest to 0..255.
+func pinAlpha(alpha *tensor.Tensor, s, y0, y1 int, dst []float32) {
+	w := alpha.Shape[1]
+	for y := y0; y < y1; y++ {
+		row := dst[(y-y0)*w*s:][:w*s]
+		for x := range row {
+			switch a := alpha.Data[(y/s)*w+x/s]; {
 			case a == 0:
-				*o = 0
+				row[x] = 0
 			case a >= 255:
-				*o = 255
+				row[x] = 255
 			default:
-				*o = min(max(*o, 0), 255)
+				row[x] = min(max(row[x], 0), 255)
 			}
 		}
 	}
-	return out, nil
+}
+
+// alphaScaler enlarges an alpha plane by an integer factor with the
+// Catmull-Rom cubic filter, any band of output rows at a time, so that an
+// upscale written row by row needs no enlarged copy of the whole plane. At
+// the image's edges the taps that fall outside are dropped and the rest
+// renormalized.
+type alphaScaler struct {
+	src     []float32
+	w, s    int
+	colTaps []taps // for each output column
+	rowTaps []taps // for each output row
+	widened []float32
+}
+
+// taps are the source indices and weights of one output coordinate.
+type taps struct {
+	first  int // index of the first source sample
+	n      int // number of samples used, at most 4
+	weight [4]float64
+}
+
+func newAlphaScaler(alpha *tensor.Tensor, s int) *alphaScaler {
+	h, w := alpha.Shape[0], alpha.Shape[1]
+	return &alphaScaler{src: alpha.Data, w: w, s: s, colTaps: cubicTaps(w, s), rowTaps: cubicTaps(h, s)}
+}
+
+// cubicTaps returns the Catmull-Rom taps of the n·s output coordinates of
+// an axis of n samples enlarged s times, output pixel centres mapped onto
+// input pixel centres.
+func cubicTaps(n, s int) []taps {
+	out := make([]taps, n*s)
+	for i := range out {
+		c := (float64(i)+0.5)/float64(s) - 0.5
+		base := int(math.Floor(c)) - 1
+		var t taps
+		sum := 0.0
+		for k := range 4 {
+			j := base + k
+			if j < 0 || j >= n {
+				continue
+			}
+			if t.n == 0 {
+				t.first = j
+			}
+			t.weight[t.n] = catmullRom(c - float64(j))
+			sum += t.weight[t.n]
+			t.n++
+		}
+		for k := range t.n {
+			t.weight[k] /= sum
+		}
+		out[i] = t
+	}
+	return out
+}
+
+// catmullRom is the Catmull-Rom cubic (Keys' cubic with a = -0.5) at
+// distance d.
+func catmullRom(d float64) float64 {
+	d = math.Abs(d)
+	switch {
+	case d < 1:
+		return (1.5*d-2.5)*d*d + 1
+	case d < 2:
+		return ((-0.5*d+2.5)*d-4)*d + 2
+	}
+	return 0
+}
+
+// rows writes output rows [y0, y1) to dst, row after row, unclipped.
+func (a *alphaScaler) rows(y0, y1 int, dst []float32) {
+	if y0 >= y1 {
+		return
+	}
+	ow := a.w * a.s
+	// The source rows these output rows read.
+	lo, hi := a.rowTaps[y0].first, 0
+	for y := y0; y < y1; y++ {
+		hi = max(hi, a.rowTaps[y].first+a.rowTaps[y].n)
+	}
+	if need := (hi - lo) * ow; cap(a.widened) < need {
+		a.widened = make([]float32, need)
+	}
+	// Widen each source row, then combine the widened rows.
+	for r := lo; r < hi; r++ {
+		src := a.src[r*a.w:][:a.w]
+		wide := a.widened[(r-lo)*ow:][:ow]
+		for x, t := range a.colTaps {
+			v := 0.0
+			for k := range t.n {
+				v += t.weight[k] * float64(src[t.first+k])
+			}
+			wide[x] = float32(v)
+		}
+	}
+	for y := y0; y < y1; y++ {
+		t := a.rowTaps[y]
+		row := dst[(y-y0)*ow:][:ow]
+		for x := range row {
+			v := 0.0
+			for k := range t.n {
+				v += t.weight[k] * float64(a.widened[(t.first+k-lo)*ow+x])
+			}
+			row[x] = float32(v)
+		}
+	}
 }

@@ -8,16 +8,17 @@ import (
 
 	"github.com/upscaler-go/upscaler/internal/imageio"
 	"github.com/upscaler-go/upscaler/nn"
+	"github.com/upscaler-go/upscaler/tensor"
 )
 
 // UpscaleToFile upscales input as Upscale does and writes the result to
 // path as Result.WriteFile does, with the same pixels and the same bytes.
 //
-// For an opaque input it encodes PNG and JPEG while the model runs, one row
-// of patches at a time, and holds only the rows the encoder still needs. No
-// float32 output tensor is made, and with patches the memory grows with the
-// output's width but not with its height. Inputs with transparency, and WebP
-// output, are upscaled whole first. The file is written to a
+// It encodes PNG and JPEG while the model runs, one row of patches at a
+// time, and holds only the rows the encoder still needs. No float32 output
+// tensor is made, and with patches the memory grows with the output's width
+// but not with its height. WebP output, and transparency enlarged with
+// AlphaModel, are upscaled whole first. The file is written to a
 // temporary name and renamed into place, so a failed or cancelled call
 // leaves nothing behind.
 func (u *Upscaler) UpscaleToFile(ctx context.Context, input any, path string, opts *Options, wopts *WriteOptions) error {
@@ -54,7 +55,7 @@ func (u *Upscaler) upscaleToFile(ctx context.Context, model *nn.Model, input any
 	if err != nil {
 		return err
 	}
-	if alpha != nil || f == WebP {
+	if (alpha != nil && opts.Alpha == AlphaModel) || f == WebP {
 		res, err := u.upscaleDecoded(ctx, model, rgb, alpha, plan, opts)
 		if err != nil {
 			return err
@@ -63,6 +64,9 @@ func (u *Upscaler) upscaleToFile(ctx context.Context, model *nn.Model, input any
 	}
 	img := newBandImage(ctx, &patchRunner{u: u, model: model, img: rgb, plan: plan,
 		progress: opts.Progress, withOutput: opts.ProgressOutput})
+	if alpha != nil {
+		img.alpha, img.scaler = alpha, newAlphaScaler(alpha, u.def.Scale)
+	}
 	return imageio.WriteAtomic(path, wopts.Overwrite, func(w io.Writer) error {
 		if err := imageio.Encode(w, img, imageio.Format(f), wopts.Quality); err != nil {
 			return err
@@ -87,6 +91,12 @@ type bandImage struct {
 	bands []*image.NRGBA // computed bands still needed, top first
 	spare *image.NRGBA   // a dropped band whose pixels can be reused
 	err   error          // the first error; later pixels read as black
+
+	// alpha is the input's alpha plane, nil when it is opaque, and scaler
+	// enlarges it band by band into alphaRows.
+	alpha     *tensor.Tensor
+	scaler    *alphaScaler
+	alphaRows []float32
 }
 
 func newBandImage(ctx context.Context, r *patchRunner) *bandImage {
@@ -105,9 +115,9 @@ func newBandImage(ctx context.Context, r *patchRunner) *bandImage {
 func (b *bandImage) ColorModel() color.Model { return color.NRGBAModel }
 func (b *bandImage) Bounds() image.Rectangle { return b.rect }
 
-// Opaque reports true: only opaque inputs are upscaled this way. Encoders
-// ask for it before choosing a colour type.
-func (b *bandImage) Opaque() bool { return true }
+// Opaque reports whether the input had no transparency. Encoders ask for
+// it before choosing a colour type.
+func (b *bandImage) Opaque() bool { return b.alpha == nil }
 
 func (b *bandImage) At(x, y int) color.Color { return b.NRGBAAt(x, y) }
 
@@ -167,6 +177,7 @@ func (b *bandImage) run(t int) *image.NRGBA {
 	first, end := b.rows[t], b.rows[t+1]
 	keep := r.plan.patches[first].Keep
 	rect := image.Rect(0, keep.Min.Y*s, b.rect.Max.X, keep.Max.Y*s)
+
 	band := b.spare
 	b.spare = nil
 	if band == nil || cap(band.Pix) < 4*rect.Dx()*rect.Dy() {
@@ -175,10 +186,25 @@ func (b *bandImage) run(t int) *image.NRGBA {
 		band = &image.NRGBA{Pix: band.Pix[:4*rect.Dx()*rect.Dy()], Stride: 4 * rect.Dx(), Rect: rect}
 	}
 	r.band = band
+
 	for i := first; i < end; i++ {
 		if err := r.runPatch(b.ctx, i); err != nil {
 			b.err = err
 			return nil
+		}
+	}
+
+	// The alpha channel, which the patches left opaque.
+	if b.alpha != nil {
+		n := rect.Dx() * rect.Dy()
+		if cap(b.alphaRows) < n {
+			b.alphaRows = make([]float32, n)
+		}
+		rows := b.alphaRows[:n]
+		b.scaler.rows(rect.Min.Y, rect.Max.Y, rows)
+		pinAlpha(b.alpha, s, rect.Min.Y, rect.Max.Y, rows)
+		for i, a := range rows {
+			band.Pix[4*i+3] = toUint8(a)
 		}
 	}
 	return band

@@ -41,6 +41,9 @@ func TestUpscaleToFileSameBytes(t *testing.T) {
 		{"jpeg patches", opaque, upscaler.Options{PatchSize: 12, Padding: 2}, "out.jpg"},
 		{"png whole", opaque, upscaler.Options{}, "out.png"},
 		{"transparent png", transparent, upscaler.Options{PatchSize: 16, Padding: 3}, "out.png"},
+		{"transparent jpeg", transparent, upscaler.Options{PatchSize: 16, Padding: 3}, "out.jpg"},
+		{"transparent alpha model", transparent, upscaler.Options{PatchSize: 16, Padding: 3, Alpha: upscaler.AlphaModel}, "out.png"},
+		{"transparent whole", transparent, upscaler.Options{}, "out.png"},
 		{"webp", opaque, upscaler.Options{PatchSize: 32, Padding: 4}, "out.webp"},
 	}
 	for _, tc := range tests {
