@@ -16,22 +16,32 @@ func (u *Upscaler) upscaleAlpha(ctx context.Context, model *nn.Model, alpha *ten
 	out := tensor.New(h*s, w*s, 1)
 	switch mode {
 	case AlphaModel:
-		grey := tensor.New(h, w, 3)
-		for i, a := range alpha.Data {
-			grey.Data[i*3], grey.Data[i*3+1], grey.Data[i*3+2] = a, a, a
-		}
-		rgb, err := u.run(ctx, model, floatPixels(grey), p, nil, false)
+		rgb, err := u.run(ctx, model, greyPixels(alpha), p, nil, false)
 		if err != nil {
 			return nil, err
 		}
-		for i := range out.Data {
-			out.Data[i] = (rgb.Data[i*3] + rgb.Data[i*3+1] + rgb.Data[i*3+2]) / 3
-		}
+		greyMean(rgb.Data, out.Data)
 	default:
 		newAlphaScaler(alpha, s).rows(0, h*s, out.Data)
 	}
 	pinAlpha(alpha, s, 0, h*s, out.Data)
 	return out, nil
+}
+
+// greyPixels returns an alpha plane as a grey image for AlphaModel.
+func greyPixels(alpha *tensor.Tensor) *pixels {
+	grey := tensor.New(alpha.Shape[0], alpha.Shape[1], 3)
+	for i, a := range alpha.Data {
+		grey.Data[i*3], grey.Data[i*3+1], grey.Data[i*3+2] = a, a, a
+	}
+	return floatPixels(grey)
+}
+
+// greyMean writes the mean of each pixel's three channels in rgb to dst.
+func greyMean(rgb, dst []float32) {
+	for i := range dst {
+		dst[i] = (rgb[i*3] + rgb[i*3+1] + rgb[i*3+2]) / 3
+	}
 }
 
 // pinAlpha keeps fully transparent input pixels transparent and fully

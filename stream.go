@@ -17,8 +17,7 @@ import (
 // It encodes PNG and JPEG while the model runs, one row of patches at a
 // time, and holds only the rows the encoder still needs. No float32 output
 // tensor is made, and with patches the memory grows with the output's width
-// but not with its height. WebP output, and transparency enlarged with
-// AlphaModel, are upscaled whole first. The file is written to a
+// but not with its height. WebP output is upscaled whole first. The file is written to a
 // temporary name and renamed into place, so a failed or cancelled call
 // leaves nothing behind.
 func (u *Upscaler) UpscaleToFile(ctx context.Context, input any, path string, opts *Options, wopts *WriteOptions) error {
@@ -55,7 +54,7 @@ func (u *Upscaler) upscaleToFile(ctx context.Context, model *nn.Model, input any
 	if err != nil {
 		return err
 	}
-	if (alpha != nil && opts.Alpha == AlphaModel) || f == WebP {
+	if f == WebP {
 		res, err := u.upscaleDecoded(ctx, model, rgb, alpha, plan, opts)
 		if err != nil {
 			return err
@@ -64,7 +63,11 @@ func (u *Upscaler) upscaleToFile(ctx context.Context, model *nn.Model, input any
 	}
 	img := newBandImage(ctx, &patchRunner{u: u, model: model, img: rgb, plan: plan,
 		progress: opts.Progress, withOutput: opts.ProgressOutput})
-	if alpha != nil {
+	switch {
+	case alpha != nil && opts.Alpha == AlphaModel:
+		img.alpha = alpha
+		img.alphaRunner = &patchRunner{u: u, model: model, img: greyPixels(alpha), plan: plan}
+	case alpha != nil:
 		img.alpha, img.scaler = alpha, newAlphaScaler(alpha, u.def.Scale)
 	}
 	return imageio.WriteAtomic(path, wopts.Overwrite, func(w io.Writer) error {
@@ -92,11 +95,13 @@ type bandImage struct {
 	spare *image.NRGBA   // a dropped band whose pixels can be reused
 	err   error          // the first error; later pixels read as black
 
-	// alpha is the input's alpha plane, nil when it is opaque, and scaler
-	// enlarges it band by band into alphaRows.
-	alpha     *tensor.Tensor
-	scaler    *alphaScaler
-	alphaRows []float32
+	// alpha is the input's alpha plane, nil when it is opaque. Either
+	// scaler enlarges it band by band into alphaRows, or alphaRunner runs
+	// it through the model as a grey image (AlphaModel).
+	alpha       *tensor.Tensor
+	scaler      *alphaScaler
+	alphaRunner *patchRunner
+	alphaRows   []float32
 }
 
 func newBandImage(ctx context.Context, r *patchRunner) *bandImage {
@@ -201,7 +206,22 @@ func (b *bandImage) run(t int) *image.NRGBA {
 			b.alphaRows = make([]float32, n)
 		}
 		rows := b.alphaRows[:n]
-		b.scaler.rows(rect.Min.Y, rect.Max.Y, rows)
+		if ar := b.alphaRunner; ar != nil {
+			if ar.out == nil || cap(ar.out.Data) < 3*n {
+				ar.out = tensor.New(rect.Dy(), rect.Dx(), 3)
+			}
+			ar.out = &tensor.Tensor{Shape: []int{rect.Dy(), rect.Dx(), 3}, Data: ar.out.Data[:3*n]}
+			ar.outY0 = rect.Min.Y
+			for i := first; i < end; i++ {
+				if err := ar.runPatch(b.ctx, i); err != nil {
+					b.err = err
+					return nil
+				}
+			}
+			greyMean(ar.out.Data, rows)
+		} else {
+			b.scaler.rows(rect.Min.Y, rect.Max.Y, rows)
+		}
 		pinAlpha(b.alpha, s, rect.Min.Y, rect.Max.Y, rows)
 		for i, a := range rows {
 			band.Pix[4*i+3] = toUint8(a)

@@ -185,8 +185,9 @@ type patchRunner struct {
 	progress   func(Progress)
 	withOutput bool
 
-	out  *tensor.Tensor
-	band *image.NRGBA // its Rect is in output pixels
+	out   *tensor.Tensor
+	outY0 int          // the output row that row 0 of out holds
+	band  *image.NRGBA // its Rect is in output pixels
 
 	// Windows mostly share one size, so the model's input and output
 	// tensors are reused from patch to patch instead of becoming garbage.
@@ -260,7 +261,7 @@ func (r *patchRunner) runPatch(ctx context.Context, i int) error {
 		var dst []float32
 		switch {
 		case r.out != nil:
-			dst = r.out.Data[(oy*r.out.Shape[1]+ox)*3:][:len(src)]
+			dst = r.out.Data[((oy-r.outY0)*r.out.Shape[1]+ox)*3:][:len(src)]
 		case patchOut != nil:
 			dst = patchOut.Data[(y-keep.Min.Y*s)*kw*3:][:len(src)]
 		}
