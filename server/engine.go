@@ -160,8 +160,13 @@ func (c *modelCache) load(ref modelRef, e *modelEntry) {
 	if err == nil {
 		e.u, err = upscaler.New(upscaler.Config{Model: &def, Threads: c.threads, Logger: c.log})
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, models.ErrNotCached):
+		e.err = fmt.Errorf("%s: %w on this server; run upscaler models pull %s there", ref.inferenceName(), models.ErrNotCached, ref.family)
+	case err != nil:
 		e.err = fmt.Errorf("load model %s: %w", ref.inferenceName(), err)
+	}
+	if err != nil {
 		c.log.Error("server: load model", "model", ref.inferenceName(), "err", err)
 		c.mu.Lock()
 		delete(c.entries, ref)

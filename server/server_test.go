@@ -840,7 +840,11 @@ func TestModelNotCached(t *testing.T) {
 	_, ts := newTestServer(t, Config{})
 	_, small := fixture(t, 8, 8)
 	resp, body := do(t, newRequest(t, "POST", ts.URL+"/v1/upscale?model=esrgan-slim&scale=2", "image/png", small))
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "upscaler models pull") {
-		t.Errorf("POST /v1/upscale with an uncached model: status %d %s, want 503 naming `upscaler models pull`", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("POST /v1/upscale with an uncached model: status %d, want 503", resp.StatusCode)
+	}
+	want := "esrgan-slim-2x: model is not downloaded on this server; run upscaler models pull esrgan-slim there"
+	if !strings.Contains(string(body), want) {
+		t.Errorf("POST /v1/upscale with an uncached model: body %s, want it to contain %q", body, want)
 	}
 }
