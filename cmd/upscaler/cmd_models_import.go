@@ -32,7 +32,7 @@ cannot reach a registry.`,
 func runModelsImport(_ context.Context, args []string, s *streams) error {
 	pkg, version, dir, err := newModelCache("").importPackage(args[0])
 	if err != nil {
-		return fmt.Errorf("import %s: %w", args[0], err)
+		return err // it names the file
 	}
 	var names []string
 	for _, f := range models.Families() {

@@ -10,9 +10,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit statuses, documented in the root command's help.
@@ -102,7 +104,7 @@ func newRootCommand(s *streams) *cobra.Command {
 	root.SetIn(s.in)
 	root.SetOut(s.out)
 	root.SetErr(s.err)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{flagError(err)} })
 	root.AddCommand(
 		newUpscaleCommand(s),
 		newModelsCommand(s),
@@ -118,6 +120,24 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// flagError rewords the flag package's message for a value that does not
+// parse as a number or a boolean, as the command's other messages put it.
+func flagError(err error) error {
+	var invalid *pflag.InvalidValueError
+	var num *strconv.NumError
+	if !errors.As(err, &invalid) || !errors.As(err, &num) {
+		return err
+	}
+	want := "a whole number"
+	switch num.Func {
+	case "ParseFloat":
+		want = "a number"
+	case "ParseBool":
+		want = "true or false"
+	}
+	return fmt.Errorf("invalid --%s %q: use %s", invalid.GetFlag().Name, invalid.GetValue(), want)
+}
 
 // usagef returns a usageError with a formatted message.
 func usagef(format string, args ...any) error {
