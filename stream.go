@@ -2,6 +2,7 @@ package upscaler
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"io"
@@ -54,7 +55,8 @@ func (u *Upscaler) upscaleToFile(ctx context.Context, model *nn.Model, input any
 	if err != nil {
 		return err
 	}
-	if f == WebP {
+	if f != PNG && f != JPEG {
+		// Other encoders take the whole image, or read it out of order.
 		res, err := u.upscaleDecoded(ctx, model, rgb, alpha, plan, opts)
 		if err != nil {
 			return err
@@ -135,7 +137,10 @@ func (b *bandImage) NRGBAAt(x, y int) color.NRGBA {
 	for _, band := range b.bands {
 		if y < band.Rect.Max.Y {
 			if y < band.Rect.Min.Y {
-				break // dropped already: the encoder went back too far
+				if b.err == nil {
+					b.err = fmt.Errorf("upscaler: the encoder read output row %d after it was released", y)
+				}
+				return color.NRGBA{}
 			}
 			return band.NRGBAAt(x, y)
 		}
