@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/upscaler-go/upscaler"
@@ -89,3 +90,24 @@ func imageTensor(img image.Image) (*tensor.Tensor, error) {
 }
 
 func base64Encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// livePeak runs call with a Progress function and returns the largest live
+// heap seen after a patch, less the live heap before the call. Each patch
+// ends with a garbage collection, so only what is still referenced counts.
+func livePeak(call func(progress func(upscaler.Progress))) int64 {
+	var peak uint64
+	progress := func(upscaler.Progress) {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+	}
+	// Two collections empty the sync.Pools first. Otherwise the
+	// collections during the call would empty them and hide growth.
+	runtime.GC()
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	call(progress)
+	return int64(peak) - int64(base.HeapAlloc)
+}

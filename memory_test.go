@@ -23,25 +23,16 @@ func TestPatchMemoryFlat(t *testing.T) {
 		for i := range in.Data {
 			in.Data[i] = float32(i * 7 % 256)
 		}
-		var peak uint64
-		opts := &upscaler.Options{PatchSize: 32, Padding: 4, Progress: func(upscaler.Progress) {
-			var ms runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapAlloc)
-		}}
-		// Two collections empty the sync.Pools first. Otherwise the
-		// collections during the call would empty them and hide growth.
-		runtime.GC()
-		runtime.GC()
-		var base runtime.MemStats
-		runtime.ReadMemStats(&base)
-		res, err := u.Upscale(context.Background(), in, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		var outBytes int64
+		peak := livePeak(func(progress func(upscaler.Progress)) {
+			res, err := u.Upscale(context.Background(), in, &upscaler.Options{PatchSize: 32, Padding: 4, Progress: progress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outBytes = int64(4 * len(res.Tensor.Data))
+		})
 		runtime.KeepAlive(in) // the caller's input stays live, as it would in a program
-		return int64(peak) - int64(base.HeapAlloc) - int64(4*len(res.Tensor.Data))
+		return peak - outBytes
 	}
 	working(64) // the first call allocates the model's buffers
 	small, large := working(64), working(256)

@@ -92,14 +92,19 @@ func (r *Result) WriteFile(path string, opts *WriteOptions) error {
 	if opts == nil {
 		opts = &WriteOptions{}
 	}
-	f := opts.Format
-	if f == "" {
-		var err error
-		if f, err = FormatFromPath(path); err != nil {
-			f = PNG
-		}
+	return imageio.WriteFile(path, r.Image(), imageio.Format(opts.format(path)), opts.Quality, opts.Overwrite)
+}
+
+// format returns the format to write path in: Format when set, else the
+// one of path's extension, else PNG.
+func (o *WriteOptions) format(path string) Format {
+	if o.Format != "" {
+		return o.Format
 	}
-	return imageio.WriteFile(path, r.Image(), imageio.Format(f), opts.Quality, opts.Overwrite)
+	if f, err := FormatFromPath(path); err == nil {
+		return f
+	}
+	return PNG
 }
 
 // DataURI returns the result as a base64 PNG data: URI.

@@ -28,13 +28,7 @@ func (u *Upscaler) UpscaleToFile(ctx context.Context, input any, path string, op
 	if wopts == nil {
 		wopts = &WriteOptions{}
 	}
-	f := wopts.Format
-	if f == "" {
-		var err error
-		if f, err = FormatFromPath(path); err != nil {
-			f = PNG
-		}
-	}
+	f := wopts.format(path)
 	cctx, c, model, err := u.begin(ctx)
 	if err != nil {
 		return err

@@ -127,23 +127,15 @@ func TestUpscaleToFileMemoryFlat(t *testing.T) {
 	dir := t.TempDir()
 	working := func(h int) int64 {
 		img := pattern(64, h)
-		var peak uint64
-		opts := &upscaler.Options{PatchSize: 32, Padding: 4, Progress: func(upscaler.Progress) {
-			var ms runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapAlloc)
-		}}
-		runtime.GC()
-		runtime.GC()
-		var base runtime.MemStats
-		runtime.ReadMemStats(&base)
-		path := filepath.Join(dir, "out.png")
-		if err := u.UpscaleToFile(context.Background(), img, path, opts, &upscaler.WriteOptions{Overwrite: true}); err != nil {
-			t.Fatal(err)
-		}
+		peak := livePeak(func(progress func(upscaler.Progress)) {
+			opts := &upscaler.Options{PatchSize: 32, Padding: 4, Progress: progress}
+			path := filepath.Join(dir, "out.png")
+			if err := u.UpscaleToFile(context.Background(), img, path, opts, &upscaler.WriteOptions{Overwrite: true}); err != nil {
+				t.Fatal(err)
+			}
+		})
 		runtime.KeepAlive(img)
-		return int64(peak) - int64(base.HeapAlloc)
+		return peak
 	}
 	working(64) // the first call allocates the model's buffers
 	short, tall := working(64), working(640)

@@ -284,31 +284,30 @@ func TestUpscaleMaxPixels(t *testing.T) {
 	}
 }
 
-func TestUpscaleFormatAgainstExtensionWarns(t *testing.T) {
-	c := newCLI(t)
-	c.writePNG("in.png", testImage(16, 12, false))
-
-	r := c.run("upscale", "--format", "jpeg", "-o", "out.png", "in.png")
-
-	if r.code != 0 {
-		t.Fatalf("exit status = %d, want 0\nstderr:\n%s", r.code, r.stderr)
+func TestUpscaleWarnings(t *testing.T) {
+	tests := []struct {
+		name        string
+		transparent bool
+		args        []string
+		want        string // in stderr
+	}{
+		{"format against extension", false, []string{"--format", "jpeg", "-o", "out.png"}, "in.png: writing jpeg, as --format asks, to out.png"},
+		{"transparent to JPEG", true, []string{"-o", "out.jpg"}, "in.png: JPEG has no transparency"},
 	}
-	if !strings.Contains(r.stderr, "in.png: writing jpeg, as --format asks, to out.png") {
-		t.Errorf("stderr = %q, want a warning that out.png holds JPEG data", r.stderr)
-	}
-}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCLI(t)
+			c.writePNG("in.png", testImage(16, 12, tt.transparent))
 
-func TestUpscaleTransparentToJPEGWarns(t *testing.T) {
-	c := newCLI(t)
-	c.writePNG("in.png", testImage(16, 12, true))
+			r := c.run(append(append([]string{"upscale"}, tt.args...), "in.png")...)
 
-	r := c.run("upscale", "-o", "out.jpg", "in.png")
-
-	if r.code != 0 {
-		t.Fatalf("exit status = %d, want 0\nstderr:\n%s", r.code, r.stderr)
-	}
-	if !strings.Contains(r.stderr, "in.png: JPEG has no transparency") {
-		t.Errorf("stderr = %q, want a warning that JPEG drops the transparency of in.png", r.stderr)
+			if r.code != 0 {
+				t.Fatalf("exit status = %d, want 0\nstderr:\n%s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", r.stderr, tt.want)
+			}
+		})
 	}
 }
 
