@@ -70,6 +70,32 @@ func ExampleUpscaler_Upscale_tensor() {
 	// Output: 576 [16 12 3]
 }
 
+// Write a large image's upscale straight to a file, one row of patches at
+// a time, without holding the whole output in memory.
+func ExampleUpscaler_UpscaleToFile() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	in := filepath.Join(dir, "scan.png")
+	writeGradient(in, 300, 200)
+
+	u, err := upscaler.New(upscaler.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer u.Close()
+	out := filepath.Join(dir, "scan@2x.png")
+	opts := &upscaler.Options{PatchSize: 64, AutoPadding: true}
+	if err := u.UpscaleToFile(context.Background(), in, out, opts, nil); err != nil {
+		log.Fatal(err)
+	}
+
+	f, _ := os.Open(out)
+	defer f.Close()
+	cfg, _ := png.DecodeConfig(f)
+	fmt.Printf("%s: %d×%d\n", filepath.Base(out), cfg.Width, cfg.Height)
+	// Output: scan@2x.png: 600×400
+}
+
 // Upscale in patches and watch the progress.
 func ExampleOptions_progress() {
 	u, err := upscaler.New(upscaler.Config{})
