@@ -57,6 +57,11 @@ func (u *Upscaler) upscaleToFile(ctx context.Context, model *nn.Model, input any
 		}
 		return res.WriteFile(path, &WriteOptions{Format: f, Quality: wopts.Quality, Overwrite: wopts.Overwrite})
 	}
+	if f == JPEG {
+		// JPEG stores no alpha: the encoder would read the whole image
+		// to drop it, and the colour it keeps does not depend on it.
+		alpha = nil
+	}
 	img := newBandImage(ctx, &patchRunner{u: u, model: model, img: rgb, plan: plan,
 		progress: opts.Progress, withOutput: opts.ProgressOutput})
 	switch {
