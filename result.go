@@ -1,9 +1,11 @@
 package upscaler
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"io"
+	"io/fs"
 	"math"
 	"path/filepath"
 
@@ -92,7 +94,16 @@ func (r *Result) WriteFile(path string, opts *WriteOptions) error {
 	if opts == nil {
 		opts = &WriteOptions{}
 	}
-	return imageio.WriteFile(path, r.Image(), imageio.Format(opts.format(path)), opts.Quality, opts.Overwrite)
+	return writeError(path, imageio.WriteFile(path, r.Image(), imageio.Format(opts.format(path)), opts.Quality, opts.Overwrite))
+}
+
+// writeError words an existing destination for callers of this package,
+// who set WriteOptions.Overwrite to replace it.
+func writeError(path string, err error) error {
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("upscaler: %s already exists: set WriteOptions.Overwrite to replace it: %w", path, fs.ErrExist)
+	}
+	return err
 }
 
 // format returns the format to write path in: Format when set, else the

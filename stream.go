@@ -14,21 +14,41 @@ import (
 
 // UpscaleToFile upscales input as Upscale does and writes the result to
 // path as Result.WriteFile does, with the same pixels and the same bytes.
-//
-// It encodes PNG and JPEG while the model runs, one row of patches at a
-// time, and holds only the rows the encoder still needs. No float32 output
-// tensor is made, and with patches the memory grows with the output's width
-// but not with its height. WebP output is upscaled whole first. The file is written to a
-// temporary name and renamed into place, so a failed or cancelled call
-// leaves nothing behind.
+// PNG and JPEG are encoded while the model runs, as UpscaleTo describes.
+// The file is written to a temporary name and renamed into place, so a
+// failed or cancelled call leaves nothing behind, even when it is cancelled
+// after the last patch. An existing file is an error, matching
+// fs.ErrExist, before any work starts, unless wopts.Overwrite is set.
 func (u *Upscaler) UpscaleToFile(ctx context.Context, input any, path string, opts *Options, wopts *WriteOptions) error {
-	if opts == nil {
-		opts = &Options{}
-	}
 	if wopts == nil {
 		wopts = &WriteOptions{}
 	}
-	f := wopts.format(path)
+	var upscaleErr error
+	err := imageio.WriteAtomic(path, wopts.Overwrite, func(w io.Writer) error {
+		upscaleErr = u.UpscaleTo(ctx, w, input, wopts.format(path), wopts.Quality, opts)
+		return upscaleErr
+	})
+	if upscaleErr != nil {
+		return upscaleErr
+	}
+	return writeError(path, err)
+}
+
+// UpscaleTo upscales input as Upscale does and encodes the result to w in
+// format f at quality (1..100 for JPEG and WebP, 0 for the default), as
+// Result.Encode does, with the same bytes.
+//
+// PNG and JPEG are encoded while the model runs, one row of patches at a
+// time, and only the rows the encoder still needs are held. No float32
+// output tensor is made, and with patches the memory grows with the
+// output's width but not with its height. WebP is encoded from the whole
+// output. When the call fails or is cancelled, w may have received part of
+// an image; a call cancelled after the last patch still returns the
+// cancellation, so its output is never taken for complete.
+func (u *Upscaler) UpscaleTo(ctx context.Context, w io.Writer, input any, f Format, quality int, opts *Options) error {
+	if opts == nil {
+		opts = &Options{}
+	}
 	cctx, c, model, err := u.begin(ctx)
 	if err != nil {
 		return err
@@ -37,14 +57,14 @@ func (u *Upscaler) UpscaleToFile(ctx context.Context, input any, path string, op
 	if cctx.Err() != nil {
 		return stopError(ctx, cctx)
 	}
-	err = u.upscaleToFile(cctx, model, input, path, f, opts, wopts)
-	if err != nil && cctx.Err() != nil {
+	err = u.encodeTo(cctx, model, w, input, f, quality, opts)
+	if cctx.Err() != nil {
 		return stopError(ctx, cctx)
 	}
 	return err
 }
 
-func (u *Upscaler) upscaleToFile(ctx context.Context, model *nn.Model, input any, path string, f Format, opts *Options, wopts *WriteOptions) error {
+func (u *Upscaler) encodeTo(ctx context.Context, model *nn.Model, w io.Writer, input any, f Format, quality int, opts *Options) error {
 	rgb, alpha, plan, err := u.prepare(input, opts)
 	if err != nil {
 		return err
@@ -55,7 +75,7 @@ func (u *Upscaler) upscaleToFile(ctx context.Context, model *nn.Model, input any
 		if err != nil {
 			return err
 		}
-		return res.WriteFile(path, &WriteOptions{Format: f, Quality: wopts.Quality, Overwrite: wopts.Overwrite})
+		return res.Encode(w, f, quality)
 	}
 	if f == JPEG {
 		// JPEG stores no alpha: the encoder would read the whole image
@@ -71,12 +91,10 @@ func (u *Upscaler) upscaleToFile(ctx context.Context, model *nn.Model, input any
 	case alpha != nil:
 		img.alpha, img.scaler = alpha, newAlphaScaler(alpha, u.def.Scale)
 	}
-	return imageio.WriteAtomic(path, wopts.Overwrite, func(w io.Writer) error {
-		if err := imageio.Encode(w, img, imageio.Format(f), wopts.Quality); err != nil {
-			return err
-		}
-		return img.err
-	})
+	if err := imageio.Encode(w, img, imageio.Format(f), quality); err != nil {
+		return err
+	}
+	return img.err
 }
 
 // bandImage is the 8-bit output of one upscale as an image.Image whose

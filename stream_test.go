@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/upscaler-go/upscaler"
@@ -72,47 +73,81 @@ func TestUpscaleToFileSameBytes(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("UpscaleToFile wrote %d bytes that differ from Upscale and WriteFile's %d", len(got), len(want))
 			}
+
+			var buf bytes.Buffer
+			f, err := upscaler.FormatFromPath(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := u.UpscaleTo(context.Background(), &buf, tc.img, f, 0, &tc.opts); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("UpscaleTo wrote %d bytes that differ from Upscale and WriteFile's %d", buf.Len(), len(want))
+			}
 		})
 	}
 }
 
 func TestUpscaleToFileCancel(t *testing.T) {
 	u := defaultUpscaler(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out.png")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	patches := 0
-	opts := &upscaler.Options{PatchSize: 16, Padding: 2, Progress: func(upscaler.Progress) {
-		if patches++; patches == 3 {
-			cancel()
-		}
-	}}
-	err := u.UpscaleToFile(ctx, pattern(64, 64), path, opts, nil)
-	if !errors.Is(err, upscaler.ErrAborted) || !errors.Is(err, context.Canceled) {
-		t.Errorf("UpscaleToFile after cancel: error %v, want ErrAborted and context.Canceled", err)
+	tests := []struct {
+		name  string
+		file  string
+		patch int // the patch whose progress cancels, counted from 1
+	}{
+		{"png mid-way", "out.png", 3},
+		{"png after the last patch", "out.png", 16},
+		{"webp after the last patch", "out.webp", 16},
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		t.Errorf("cancelled UpscaleToFile left %s in the folder", e.Name())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			patches := 0
+			opts := &upscaler.Options{PatchSize: 16, Padding: 0, Progress: func(upscaler.Progress) {
+				if patches++; patches == tc.patch {
+					cancel()
+				}
+			}}
+			err := u.UpscaleToFile(ctx, pattern(64, 64), filepath.Join(dir, tc.file), opts, nil)
+			if !errors.Is(err, upscaler.ErrAborted) || !errors.Is(err, context.Canceled) {
+				t.Errorf("UpscaleToFile after cancel: error %v, want ErrAborted and context.Canceled", err)
+			}
+			if patches < tc.patch {
+				t.Fatalf("the call ran %d patches, fewer than the %d the test cancels at", patches, tc.patch)
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				t.Errorf("cancelled UpscaleToFile left %s in the folder", e.Name())
+			}
+		})
 	}
 }
 
 func TestUpscaleToFileExisting(t *testing.T) {
 	u := defaultUpscaler(t)
-	path := filepath.Join(t.TempDir(), "out.png")
-	if err := os.WriteFile(path, []byte("keep me"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	err := u.UpscaleToFile(context.Background(), pattern(20, 20), path, &upscaler.Options{PatchSize: 16, Padding: 2}, nil)
-	if !errors.Is(err, os.ErrExist) {
-		t.Errorf("UpscaleToFile over an existing file: error %v, want one matching os.ErrExist", err)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "keep me" {
-		t.Errorf("UpscaleToFile replaced an existing file without Overwrite")
+	for _, name := range []string{"out.png", "out.webp"} {
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, []byte("keep me"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		patches := 0
+		opts := &upscaler.Options{PatchSize: 16, Padding: 2, Progress: func(upscaler.Progress) { patches++ }}
+		err := u.UpscaleToFile(context.Background(), pattern(20, 20), path, opts, nil)
+		if !errors.Is(err, os.ErrExist) || !strings.Contains(err.Error(), "WriteOptions.Overwrite") {
+			t.Errorf("UpscaleToFile over an existing %s: error %v, want one matching os.ErrExist that names WriteOptions.Overwrite", name, err)
+		}
+		if patches != 0 {
+			t.Errorf("UpscaleToFile over an existing %s ran %d patches before failing, want none", name, patches)
+		}
+		if b, _ := os.ReadFile(path); string(b) != "keep me" {
+			t.Errorf("UpscaleToFile replaced an existing %s without Overwrite", name)
+		}
 	}
 }
 

@@ -26,16 +26,21 @@ import (
 type upscaleOptions struct {
 	modelOptions
 	output    string
-	patchSize int
+	patchSize string
 	padding   string
-	format    string
-	quality   int
-	alpha     string
-	overwrite bool
-	json      bool
-	quiet     bool
-	threads   int
-	maxPixels int64
+	// autoPatch is set by --patch-size auto: each image is cut into
+	// patches only when it is large. paddingSet records an explicit
+	// --padding.
+	autoPatch  bool
+	paddingSet bool
+	format     string
+	quality    int
+	alpha      string
+	overwrite  bool
+	json       bool
+	quiet      bool
+	threads    int
+	maxPixels  int64
 }
 
 func newUpscaleCommand(s *streams) *cobra.Command {
@@ -67,15 +72,16 @@ and end on standard error. --quiet and --json turn both off.`,
 			}
 			return nil
 		},
-		RunE: runE(func(ctx context.Context, args []string) error {
-			return runUpscale(ctx, &opts, args, s)
-		}),
 	}
+	cmd.RunE = runE(func(ctx context.Context, args []string) error {
+		opts.paddingSet = cmd.Flags().Changed("padding")
+		return runUpscale(ctx, &opts, args, s)
+	})
 	f := cmd.Flags()
 	f.SortFlags = false
 	f.StringVarP(&opts.output, "output", "o", "", "output file for one input, folder for several (created if missing), or - for standard output\n(default: NAME@<scale>x.EXT beside each input; standard output for standard input)")
 	opts.modelOptions.addFlags(f)
-	f.IntVar(&opts.patchSize, "patch-size", 0, "cut the input into square patches of this many pixels per side (0: one pass over the whole image);\npatches bound memory and show progress")
+	f.StringVar(&opts.patchSize, "patch-size", "auto", "cut the input into square patches of this many pixels per side, 0 for one pass over the whole image,\nor auto: one pass up to 512×512 pixels, else patches of 256 with --padding auto unless --padding is given;\npatches bound memory (one pass takes about 1.5 KB per input pixel) and show progress")
 	f.StringVar(&opts.padding, "padding", "0", "context in input pixels around each patch, less than half the patch size, or \"auto\"\nto take it from the model's receptive field")
 	f.StringVar(&opts.format, "format", "", "output format: png, jpeg or webp (default: from the output's extension, else png)")
 	f.IntVar(&opts.quality, "quality", 0, "quality of lossy formats, 1 to 100; 0 means 90; for WebP, 100 means lossless")
@@ -262,23 +268,23 @@ func runJob(ctx context.Context, u *upscaler.Upscaler, j *job, opts *upscaleOpti
 	}
 
 	// Upscale.
+	if opts.autoPatch && rec.Width*rec.Height > autoWholeMaxPixels {
+		upOpts.PatchSize = autoPatchSize
+		upOpts.AutoPadding = !opts.paddingSet
+	}
 	rep.start(i, n, j.name(), rec.Width, rec.Height)
 	if upOpts.PatchSize > 0 || u.Definition().InputSize > 0 {
 		// Without patches there is nothing to report until the end.
 		upOpts.Progress = rep.patch
 	}
+	// The image is encoded while the model runs, so a large output is
+	// never held whole. Standard output gets it only once it is complete.
 	if j.output == "-" {
-		// Standard output gets the image only once it is complete.
-		var res *upscaler.Result
-		if res, err = u.Upscale(ctx, img, &upOpts); err == nil {
-			var buf bytes.Buffer
-			if err = res.Encode(&buf, j.format, opts.quality); err == nil {
-				_, err = s.out.Write(buf.Bytes())
-			}
+		var buf bytes.Buffer
+		if err = u.UpscaleTo(ctx, &buf, img, j.format, opts.quality, &upOpts); err == nil {
+			_, err = s.out.Write(buf.Bytes())
 		}
 	} else {
-		// A file is encoded while the model runs, so a large output is
-		// never held whole.
 		err = u.UpscaleToFile(ctx, img, j.output, &upOpts,
 			&upscaler.WriteOptions{Format: j.format, Quality: opts.quality, Overwrite: opts.overwrite})
 	}
@@ -292,14 +298,27 @@ func runJob(ctx context.Context, u *upscaler.Upscaler, j *job, opts *upscaleOpti
 	return rec, nil
 }
 
+// With --patch-size auto, images of more than autoWholeMaxPixels are cut
+// into patches of autoPatchSize. One pass needs about 1.5 KB per input
+// pixel with the default model, so the largest single pass takes about
+// 400 MB; a 256-pixel patch with its padding takes about 100 MB.
+const (
+	autoWholeMaxPixels = 512 * 512
+	autoPatchSize      = 256
+)
+
 // upscaleOptions checks the flags that tune each Upscale call and returns
 // them as upscaler.Options.
 func (o *upscaleOptions) upscaleOptions() (upscaler.Options, error) {
 	var u upscaler.Options
-	if o.patchSize < 0 {
-		return u, usagef("invalid --patch-size %d: use a positive number of pixels, or 0 for no patches", o.patchSize)
+	switch n, err := strconv.Atoi(strings.TrimSpace(o.patchSize)); {
+	case strings.TrimSpace(o.patchSize) == "auto":
+		o.autoPatch = true
+	case err != nil || n < 0:
+		return u, usagef("invalid --patch-size %s: use a number of pixels, 0 for one pass over the whole image, or auto", o.patchSize)
+	default:
+		u.PatchSize = n
 	}
-	u.PatchSize = o.patchSize
 	switch p := strings.TrimSpace(o.padding); {
 	case p == "auto":
 		u.AutoPadding = true
@@ -310,11 +329,16 @@ func (o *upscaleOptions) upscaleOptions() (upscaler.Options, error) {
 		}
 		u.Padding = n
 	}
-	if (u.Padding > 0 || u.AutoPadding) && u.PatchSize == 0 {
-		return u, usagef("--padding %s needs --patch-size: padding surrounds patches", o.padding)
+	if (u.Padding > 0 || u.AutoPadding) && u.PatchSize == 0 && !o.autoPatch {
+		return u, usagef("--padding %s needs patches: padding surrounds patches, and --patch-size 0 asks for none", o.padding)
 	}
-	if u.PatchSize > 0 && 2*u.Padding >= u.PatchSize {
-		return u, usagef("invalid --padding %d for --patch-size %d: the padding must be less than half the patch size", u.Padding, u.PatchSize)
+	if patch := u.PatchSize; patch > 0 || o.autoPatch {
+		if o.autoPatch {
+			patch = autoPatchSize
+		}
+		if 2*u.Padding >= patch {
+			return u, usagef("invalid --padding %d for --patch-size %s: the padding must be less than half the patch size (%d)", u.Padding, o.patchSize, patch)
+		}
 	}
 	switch o.alpha {
 	case "bicubic":

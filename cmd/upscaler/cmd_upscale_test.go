@@ -108,6 +108,34 @@ func TestUpscaleMatchesLibrary(t *testing.T) {
 	}
 }
 
+// TestUpscaleAutoPatches checks that an image over 512×512 pixels is cut
+// into patches of 256 by default, with automatic padding unless --padding
+// is given.
+func TestUpscaleAutoPatches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("upscales a 600×450 image twice")
+	}
+	tests := []struct {
+		name string
+		args []string
+		opts *upscaler.Options
+	}{
+		{"default padding", nil, &upscaler.Options{PatchSize: 256, AutoPadding: true}},
+		{"padding given", []string{"--padding", "4"}, &upscaler.Options{PatchSize: 256, Padding: 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCLI(t)
+			in := c.writePNG("in.png", testImage(600, 450, false))
+
+			c.mustRun(append(append([]string{"upscale", "-o", "out.png"}, tt.args...), "in.png")...)
+
+			got, _ := decodeFile(t, c.path("out.png"))
+			checkSamePixels(t, "out.png", got, libraryOutput(t, nil, in, tt.opts))
+		})
+	}
+}
+
 // TestUpscaleCustomRangeApplied checks that the range flags reach the model:
 // the pixel upsampler copies its input, so declaring a 0..1 output for a
 // model that writes 0..255 saturates every non-zero value.
@@ -417,11 +445,12 @@ func TestUpscaleUsageErrors(t *testing.T) {
 		{"scale 5", []string{"upscale", "--scale", "5", "in.png"}, "--scale 5"},
 		{"scale 5 for a family", []string{"upscale", "-m", "esrgan-slim", "-s", "5", "in.png"}, "invalid --scale 5: esrgan-slim has no 5x model; it comes in 2x, 3x, 4x or 8x"},
 		{"scale not a number", []string{"upscale", "-s", "two", "in.png"}, `invalid --scale "two": use a whole number`},
-		{"patch size not a number", []string{"upscale", "--patch-size", "abc", "in.png"}, `invalid --patch-size "abc": use a whole number`},
+		{"patch size not a number", []string{"upscale", "--patch-size", "abc", "in.png"}, `invalid --patch-size abc: use a number of pixels, 0 for one pass over the whole image, or auto`},
 		{"overwrite not a boolean", []string{"upscale", "--overwrite=maybe", "in.png"}, `invalid --overwrite "maybe": use true or false`},
 		{"padding x", []string{"upscale", "--patch-size", "16", "--padding", "x", "in.png"}, `--padding "x"`},
 		{"padding too large", []string{"upscale", "--patch-size", "16", "--padding", "8", "in.png"}, "less than half"},
-		{"padding without patches", []string{"upscale", "--padding", "2", "in.png"}, "--patch-size"},
+		{"padding without patches", []string{"upscale", "--patch-size", "0", "--padding", "2", "in.png"}, "--patch-size 0"},
+		{"padding too large for auto patches", []string{"upscale", "--padding", "128", "in.png"}, "invalid --padding 128 for --patch-size auto"},
 		{"negative patch size", []string{"upscale", "--patch-size", "-1", "in.png"}, "--patch-size -1"},
 		{"quality 200", []string{"upscale", "--quality", "200", "in.png"}, "--quality 200"},
 		{"format gif", []string{"upscale", "--format", "gif", "in.png"}, `--format "gif"`},
