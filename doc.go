@@ -41,8 +41,9 @@
 // opaque *image.RGBA or *image.NRGBA in place. Other inputs are converted to
 // float32 first, 12 bytes a pixel. Besides the input and the output tensor,
 // a call in patches holds the feature maps of one window, so that part of
-// its memory does not grow with the image. UpscaleToFile does not hold the
-// output either: it encodes PNG and JPEG one row of patches at a time.
+// its memory does not grow with the image. UpscaleToFile and UpscaleTo do
+// not hold the output either: they encode PNG and JPEG one row of patches
+// at a time.
 //
 // # Transparency
 //

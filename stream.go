@@ -43,8 +43,8 @@ func (u *Upscaler) UpscaleToFile(ctx context.Context, input any, path string, op
 // output tensor is made, and with patches the memory grows with the
 // output's width but not with its height. WebP is encoded from the whole
 // output. When the call fails or is cancelled, w may have received part of
-// an image; a call cancelled after the last patch still returns the
-// cancellation, so its output is never taken for complete.
+// an image. A call cancelled after its last patch still returns the
+// cancellation, so that its output is not taken for complete.
 func (u *Upscaler) UpscaleTo(ctx context.Context, w io.Writer, input any, f Format, quality int, opts *Options) error {
 	if opts == nil {
 		opts = &Options{}
