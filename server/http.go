@@ -346,7 +346,29 @@ func (s *Server) parseUpscaleRequest(w http.ResponseWriter, r *http.Request) (*u
 		}
 	}
 	info.inputWidth, info.inputHeight = req.width, req.height
+	autoPatch(&req.opts, req.width, req.height, q.Has("patchSize"), q.Has("padding"))
 	return req, nil
+}
+
+// Requests that give no patch size are cut into patches of autoPatchSize
+// when the input has more than autoWholeMaxPixels: one pass over a whole
+// image takes about 1.5 KB per input pixel with the default model, so the
+// largest single pass takes about 400 MB.
+const (
+	autoWholeMaxPixels = 512 * 512
+	autoPatchSize      = 256
+)
+
+// autoPatch applies the automatic patches to opts for a w×h input, with
+// automatic padding unless the request gave one.
+func autoPatch(opts *upscaler.Options, w, h int, patchGiven, paddingGiven bool) {
+	if patchGiven || w*h <= autoWholeMaxPixels {
+		return
+	}
+	opts.PatchSize = autoPatchSize
+	if !paddingGiven {
+		opts.AutoPadding = true
+	}
 }
 
 func (req *upscaleRequest) decodeImage(b []byte, cfg Config) error {

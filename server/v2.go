@@ -195,6 +195,9 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	_, patchGiven := req.Parameters["patch_size"]
+	_, paddingGiven := req.Parameters["padding"]
+	autoPatch(&ureq.opts, ureq.width, ureq.height, patchGiven, paddingGiven)
 	info := infoFrom(r.Context())
 	info.inputWidth, info.inputHeight = ureq.width, ureq.height
 	res, err := s.upscale(ctx, ureq, nil)
