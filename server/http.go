@@ -351,9 +351,9 @@ func (s *Server) parseUpscaleRequest(w http.ResponseWriter, r *http.Request) (*u
 }
 
 // Requests that give no patch size are cut into patches of autoPatchSize
-// when the input has more than autoWholeMaxPixels: one pass over a whole
+// when the input has more than autoWholeMaxPixels. One pass over a whole
 // image takes about 1.5 KB per input pixel with the default model, so the
-// largest single pass takes about 400 MB.
+// largest single pass then takes about 400 MB.
 const (
 	autoWholeMaxPixels = 512 * 512
 	autoPatchSize      = 256
