@@ -19,6 +19,7 @@ func TestAutoPatches(t *testing.T) {
 	if testing.Short() {
 		t.Skip("upscales a 600×450 image three times")
 	}
+
 	_, ts := newTestServer(t, Config{})
 	// A model keeps the buffers of its largest call, so the references come
 	// from an upscaler of their own that the test closes, not the shared one.
@@ -27,6 +28,7 @@ func TestAutoPatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Close()
+
 	img := image.NewNRGBA(image.Rect(0, 0, 600, 450))
 	for y := range 450 {
 		for x := range 600 {
@@ -37,6 +39,7 @@ func TestAutoPatches(t *testing.T) {
 	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
 	}
+
 	tests := []struct {
 		name  string
 		query string
@@ -52,6 +55,7 @@ func TestAutoPatches(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("POST /v1/upscale%s: status %d, want 200: %s", tc.query, resp.StatusCode, body)
 			}
+
 			got, err := png.Decode(bytes.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
