@@ -45,7 +45,7 @@ Exit status:
        are still written), an existing output without --overwrite, or a
        runtime error such as a model that is not downloaded
   2    bad usage: unknown command or flag, invalid flag value, missing input
-  130  interrupted (SIGINT); the image in progress is not written`
+  130  interrupted (SIGINT or SIGTERM); the image in progress is not written`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
