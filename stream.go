@@ -41,13 +41,22 @@ func (u *Upscaler) UpscaleToFile(ctx context.Context, input any, path string, op
 // PNG and JPEG are encoded while the model runs, one row of patches at a
 // time, and only the rows the encoder still needs are held. No float32
 // output tensor is made, and with patches the memory grows with the
-// output's width but not with its height. WebP is encoded from the whole
-// output. When the call fails or is cancelled, w may have received part of
-// an image. A call cancelled after its last patch still returns the
-// cancellation, so that its output is not taken for complete.
+// output's width but not with its height. An input with transparency also
+// holds the output's alpha channel for PNG, one byte a pixel. WebP is
+// encoded from the whole output. When the call fails or is cancelled, w may
+// have received the start of an image, never a complete one, except that a
+// call cancelled after its last patch still returns the cancellation.
 func (u *Upscaler) UpscaleTo(ctx context.Context, w io.Writer, input any, f Format, quality int, opts *Options) error {
 	if opts == nil {
 		opts = &Options{}
+	}
+	switch f {
+	case PNG, JPEG, WebP:
+	default:
+		return fmt.Errorf("%w: format %q: use png, jpeg or webp", ErrOptions, f)
+	}
+	if quality < 0 || quality > 100 {
+		return fmt.Errorf("%w: quality %d: use 1 to 100, or 0 for the default", ErrOptions, quality)
 	}
 	cctx, c, model, err := u.begin(ctx)
 	if err != nil {
@@ -84,17 +93,33 @@ func (u *Upscaler) encodeTo(ctx context.Context, model *nn.Model, w io.Writer, i
 	}
 	img := newBandImage(ctx, &patchRunner{u: u, model: model, img: rgb, plan: plan,
 		progress: opts.Progress, withOutput: opts.ProgressOutput})
-	switch {
-	case alpha != nil && opts.Alpha == AlphaModel:
-		img.alpha = alpha
-		img.alphaRunner = &patchRunner{u: u, model: model, img: greyPixels(alpha), plan: plan}
-	case alpha != nil:
-		img.alpha, img.scaler = alpha, newAlphaScaler(alpha, u.def.Scale)
+	if alpha != nil {
+		// The encoder asks whether the image is opaque before it reads a
+		// pixel, and Result.Image answers from the 8-bit alpha channel, so
+		// that channel is computed first.
+		if err := img.enlargeAlpha(alpha, opts.Alpha); err != nil {
+			return err
+		}
 	}
-	if err := imageio.Encode(w, img, imageio.Format(f), quality); err != nil {
+	// A failed band stops the encoder at its next write, so w does not get
+	// a complete image with black rows.
+	if err := imageio.Encode(stopWriter{w, img}, img, imageio.Format(f), quality); err != nil && img.err == nil {
 		return err
 	}
 	return img.err
+}
+
+// stopWriter passes writes to w until img has failed.
+type stopWriter struct {
+	w   io.Writer
+	img *bandImage
+}
+
+func (s stopWriter) Write(p []byte) (int, error) {
+	if s.img.err != nil {
+		return 0, s.img.err
+	}
+	return s.w.Write(p)
 }
 
 // bandImage is the 8-bit output of one upscale as an image.Image whose
@@ -114,18 +139,15 @@ type bandImage struct {
 	spare *image.NRGBA   // a dropped band whose pixels can be reused
 	err   error          // the first error; later pixels read as black
 
-	// alpha is the input's alpha plane, nil when it is opaque. Either
-	// scaler enlarges it band by band into alphaRows, or alphaRunner runs
-	// it through the model as a grey image (AlphaModel).
-	alpha       *tensor.Tensor
-	scaler      *alphaScaler
-	alphaRunner *patchRunner
-	alphaRows   []float32
+	// alpha is the output's 8-bit alpha channel, one byte a pixel, or nil
+	// when the input is opaque; opaque reports whether every byte is 255.
+	alpha  []uint8
+	opaque bool
 }
 
 func newBandImage(ctx context.Context, r *patchRunner) *bandImage {
 	s := r.u.def.Scale
-	b := &bandImage{ctx: ctx, runner: r, rect: image.Rect(0, 0, r.img.w*s, r.img.h*s)}
+	b := &bandImage{ctx: ctx, runner: r, rect: image.Rect(0, 0, r.img.w*s, r.img.h*s), opaque: true}
 	patches := r.plan.patches
 	for i, pt := range patches {
 		if i == 0 || pt.Keep.Min.Y != patches[i-1].Keep.Min.Y {
@@ -139,9 +161,10 @@ func newBandImage(ctx context.Context, r *patchRunner) *bandImage {
 func (b *bandImage) ColorModel() color.Model { return color.NRGBAModel }
 func (b *bandImage) Bounds() image.Rectangle { return b.rect }
 
-// Opaque reports whether the input had no transparency. Encoders ask for
-// it before choosing a colour type.
-func (b *bandImage) Opaque() bool { return b.alpha == nil }
+// Opaque reports whether every output pixel has alpha 255, as for the
+// image Result.Image returns. Encoders ask for it before choosing a colour
+// type.
+func (b *bandImage) Opaque() bool { return b.opaque }
 
 func (b *bandImage) At(x, y int) color.Color { return b.NRGBAAt(x, y) }
 
@@ -223,31 +246,60 @@ func (b *bandImage) run(t int) *image.NRGBA {
 
 	// The alpha channel, which the patches left opaque.
 	if b.alpha != nil {
-		n := rect.Dx() * rect.Dy()
-		if cap(b.alphaRows) < n {
-			b.alphaRows = make([]float32, n)
-		}
-		rows := b.alphaRows[:n]
-		if ar := b.alphaRunner; ar != nil {
-			if ar.out == nil || cap(ar.out.Data) < 3*n {
-				ar.out = tensor.New(rect.Dy(), rect.Dx(), 3)
-			}
-			ar.out = &tensor.Tensor{Shape: []int{rect.Dy(), rect.Dx(), 3}, Data: ar.out.Data[:3*n]}
-			ar.outY0 = rect.Min.Y
-			for i := first; i < end; i++ {
-				if err := ar.runPatch(b.ctx, i); err != nil {
-					b.err = err
-					return nil
-				}
-			}
-			greyMean(ar.out.Data, rows)
-		} else {
-			b.scaler.rows(rect.Min.Y, rect.Max.Y, rows)
-		}
-		pinAlpha(b.alpha, s, rect.Min.Y, rect.Max.Y, rows)
-		for i, a := range rows {
-			band.Pix[4*i+3] = toUint8(a)
+		alpha := b.alpha[rect.Min.Y*rect.Dx():][:rect.Dx()*rect.Dy()]
+		for i, v := range alpha {
+			band.Pix[4*i+3] = v
 		}
 	}
 	return band
+}
+
+// enlargeAlpha computes the output's 8-bit alpha channel from the input's
+// alpha plane, one row of patches at a time, as Upscale and Result.Image
+// do: with a Catmull-Rom filter, or through the model as a grey image
+// (AlphaModel).
+func (b *bandImage) enlargeAlpha(alpha *tensor.Tensor, mode AlphaMode) error {
+	r := b.runner
+	s := r.u.def.Scale
+	w := b.rect.Dx()
+	b.alpha = make([]uint8, w*b.rect.Dy())
+	var scaler *alphaScaler
+	var grey *patchRunner
+	if mode == AlphaModel {
+		grey = &patchRunner{u: r.u, model: r.model, img: greyPixels(alpha), plan: r.plan}
+	} else {
+		scaler = newAlphaScaler(alpha, s)
+	}
+	var rows []float32
+	for t := range len(b.rows) - 1 {
+		first, end := b.rows[t], b.rows[t+1]
+		keep := r.plan.patches[first].Keep
+		y0, y1 := keep.Min.Y*s, keep.Max.Y*s
+		n := w * (y1 - y0)
+		if cap(rows) < n {
+			rows = make([]float32, n)
+		}
+		rows = rows[:n]
+		if grey != nil {
+			if grey.out == nil || cap(grey.out.Data) < 3*n {
+				grey.out = tensor.New(y1-y0, w, 3)
+			}
+			grey.out = &tensor.Tensor{Shape: []int{y1 - y0, w, 3}, Data: grey.out.Data[:3*n]}
+			grey.outY0 = y0
+			for i := first; i < end; i++ {
+				if err := grey.runPatch(b.ctx, i); err != nil {
+					return err
+				}
+			}
+			greyMean(grey.out.Data, rows)
+		} else {
+			scaler.rows(y0, y1, rows)
+		}
+		pinAlpha(alpha, s, y0, y1, rows)
+		for i, v := range rows {
+			b.alpha[y0*w+i] = toUint8(v)
+			b.opaque = b.opaque && b.alpha[y0*w+i] == 255
+		}
+	}
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -31,6 +33,13 @@ func TestUpscaleToFileSameBytes(t *testing.T) {
 	opaque := pattern(70, 45)
 	transparent := pattern(30, 20)
 	transparent.SetNRGBA(3, 4, color.NRGBA{1, 2, 3, 100})
+	// Alpha just under the 16-bit maximum rounds to 255 in 8 bits, so the
+	// output is opaque and PNG stores it as RGB.
+	nearlyOpaque := image.NewNRGBA64(image.Rect(0, 0, 20, 12))
+	for i := 0; i < len(nearlyOpaque.Pix); i += 8 {
+		nearlyOpaque.Pix[i], nearlyOpaque.Pix[i+2], nearlyOpaque.Pix[i+4] = uint8(i), uint8(3*i), uint8(7*i)
+		nearlyOpaque.Pix[i+6], nearlyOpaque.Pix[i+7] = 0xff, 0xdc // 65500
+	}
 	tests := []struct {
 		name string
 		img  image.Image
@@ -45,6 +54,7 @@ func TestUpscaleToFileSameBytes(t *testing.T) {
 		{"transparent jpeg", transparent, upscaler.Options{PatchSize: 16, Padding: 3}, "out.jpg"},
 		{"transparent alpha model", transparent, upscaler.Options{PatchSize: 16, Padding: 3, Alpha: upscaler.AlphaModel}, "out.png"},
 		{"transparent whole", transparent, upscaler.Options{}, "out.png"},
+		{"alpha that rounds to opaque", nearlyOpaque, upscaler.Options{PatchSize: 8, Padding: 2}, "out.png"},
 		{"webp", opaque, upscaler.Options{PatchSize: 32, Padding: 4}, "out.webp"},
 	}
 	for _, tc := range tests {
@@ -180,5 +190,43 @@ func TestUpscaleToFileMemoryFlat(t *testing.T) {
 	const slack = 64 << 10
 	if tall > short+slack {
 		t.Errorf("live heap besides the input: %d bytes for 64×640, want at most %d (64×64 used %d)", tall, short+slack, short)
+	}
+}
+
+func TestUpscaleToStopsOnCancel(t *testing.T) {
+	u := defaultUpscaler(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	patches := 0
+	opts := &upscaler.Options{PatchSize: 16, Padding: 0, Progress: func(upscaler.Progress) {
+		if patches++; patches == 4 {
+			cancel()
+		}
+	}}
+	var buf bytes.Buffer
+	err := u.UpscaleTo(ctx, &buf, pattern(64, 64), upscaler.PNG, 0, opts)
+	if !errors.Is(err, upscaler.ErrAborted) {
+		t.Errorf("UpscaleTo after cancel: error %v, want ErrAborted", err)
+	}
+	if _, err := png.Decode(&buf); err == nil {
+		t.Errorf("UpscaleTo wrote a complete PNG although it was cancelled after patch 4 of 16")
+	}
+}
+
+func TestUpscaleToRejectsBadArguments(t *testing.T) {
+	u := defaultUpscaler(t)
+	for _, tc := range []struct {
+		format  upscaler.Format
+		quality int
+	}{{"gif", 0}, {upscaler.WebP, 150}, {upscaler.JPEG, -1}} {
+		patches := 0
+		opts := &upscaler.Options{PatchSize: 16, Progress: func(upscaler.Progress) { patches++ }}
+		err := u.UpscaleTo(context.Background(), io.Discard, pattern(32, 32), tc.format, tc.quality, opts)
+		if !errors.Is(err, upscaler.ErrOptions) {
+			t.Errorf("UpscaleTo(format %q, quality %d): error %v, want ErrOptions", tc.format, tc.quality, err)
+		}
+		if patches != 0 {
+			t.Errorf("UpscaleTo(format %q, quality %d) ran %d patches before failing, want none", tc.format, tc.quality, patches)
+		}
 	}
 }

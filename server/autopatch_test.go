@@ -17,7 +17,7 @@ import (
 // automatic padding unless the request gives one.
 func TestAutoPatches(t *testing.T) {
 	if testing.Short() {
-		t.Skip("upscales a 600×450 image three times")
+		t.Skip("upscales a 600×450 image four times")
 	}
 
 	_, ts := newTestServer(t, Config{})
@@ -46,6 +46,7 @@ func TestAutoPatches(t *testing.T) {
 		opts  *upscaler.Options
 	}{
 		{"no patch size", "", &upscaler.Options{PatchSize: 256, AutoPadding: true}},
+		{"empty patch size", "?patchSize=", &upscaler.Options{PatchSize: 256, AutoPadding: true}},
 		{"padding only", "?padding=4", &upscaler.Options{PatchSize: 256, Padding: 4}},
 		{"whole image asked for", "?patchSize=0", nil},
 	}

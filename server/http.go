@@ -346,7 +346,7 @@ func (s *Server) parseUpscaleRequest(w http.ResponseWriter, r *http.Request) (*u
 		}
 	}
 	info.inputWidth, info.inputHeight = req.width, req.height
-	autoPatch(&req.opts, req.width, req.height, q.Has("patchSize"), q.Has("padding"))
+	autoPatch(&req.opts, req.width, req.height, q.Get("patchSize") != "", q.Get("padding") != "")
 	return req, nil
 }
 

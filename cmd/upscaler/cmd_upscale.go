@@ -270,7 +270,9 @@ func runJob(ctx context.Context, u *upscaler.Upscaler, j *job, opts *upscaleOpti
 	// Upscale.
 	if opts.autoPatch && rec.Width*rec.Height > autoWholeMaxPixels {
 		upOpts.PatchSize = autoPatchSize
-		upOpts.AutoPadding = !opts.paddingSet
+		if !opts.paddingSet {
+			upOpts.AutoPadding = true
+		}
 	}
 	rep.start(i, n, j.name(), rec.Width, rec.Height)
 	if upOpts.PatchSize > 0 || u.Definition().InputSize > 0 {

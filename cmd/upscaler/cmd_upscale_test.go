@@ -113,7 +113,7 @@ func TestUpscaleMatchesLibrary(t *testing.T) {
 // is given.
 func TestUpscaleAutoPatches(t *testing.T) {
 	if testing.Short() {
-		t.Skip("upscales a 600×450 image twice")
+		t.Skip("upscales a 600×450 image three times")
 	}
 	tests := []struct {
 		name string
@@ -122,6 +122,7 @@ func TestUpscaleAutoPatches(t *testing.T) {
 	}{
 		{"default padding", nil, &upscaler.Options{PatchSize: 256, AutoPadding: true}},
 		{"padding given", []string{"--padding", "4"}, &upscaler.Options{PatchSize: 256, Padding: 4}},
+		{"auto padding given", []string{"--padding", "auto"}, &upscaler.Options{PatchSize: 256, AutoPadding: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
