@@ -14,18 +14,55 @@ func (u *Upscaler) upscaleAlpha(ctx context.Context, model *nn.Model, alpha *ten
 	h, w := alpha.Shape[0], alpha.Shape[1]
 	s := u.def.Scale
 	out := tensor.New(h*s, w*s, 1)
-	switch mode {
-	case AlphaModel:
-		rgb, err := u.run(ctx, model, greyPixels(alpha), p, nil, false)
-		if err != nil {
-			return nil, err
-		}
-		greyMean(rgb.Data, out.Data)
-	default:
-		newAlphaScaler(alpha, s).rows(0, h*s, out.Data)
+	if err := u.newAlphaEnlarger(model, alpha, p, mode).rows(ctx, 0, len(p.patches), 0, h*s, out.Data); err != nil {
+		return nil, err
 	}
-	pinAlpha(alpha, s, 0, h*s, out.Data)
 	return out, nil
+}
+
+// alphaEnlarger enlarges an input's alpha plane into rows of the output's
+// alpha channel, as the AlphaMode selects: with the Catmull-Rom filter, or
+// through the model as a grey image.
+type alphaEnlarger struct {
+	alpha  *tensor.Tensor
+	s      int
+	scaler *alphaScaler // for AlphaBicubic
+	grey   *patchRunner // for AlphaModel
+}
+
+func (u *Upscaler) newAlphaEnlarger(model *nn.Model, alpha *tensor.Tensor, p *plan, mode AlphaMode) *alphaEnlarger {
+	e := &alphaEnlarger{alpha: alpha, s: u.def.Scale}
+	if mode == AlphaModel {
+		e.grey = &patchRunner{u: u, model: model, img: greyPixels(alpha), plan: p}
+	} else {
+		e.scaler = newAlphaScaler(alpha, e.s)
+	}
+	return e
+}
+
+// rows writes output rows [y0, y1), which patches [first, end) of the plan
+// cover, to dst. Fully transparent and fully opaque input pixels are pinned
+// and the rest clipped to 0..255.
+func (e *alphaEnlarger) rows(ctx context.Context, first, end, y0, y1 int, dst []float32) error {
+	if g := e.grey; g != nil {
+		w := e.alpha.Shape[1] * e.s
+		n := w * (y1 - y0)
+		if g.out == nil || cap(g.out.Data) < 3*n {
+			g.out = tensor.New(y1-y0, w, 3)
+		}
+		g.out = &tensor.Tensor{Shape: []int{y1 - y0, w, 3}, Data: g.out.Data[:3*n]}
+		g.outY0 = y0
+		for i := first; i < end; i++ {
+			if err := g.runPatch(ctx, i); err != nil {
+				return err
+			}
+		}
+		greyMean(g.out.Data, dst)
+	} else {
+		e.scaler.rows(y0, y1, dst)
+	}
+	pinAlpha(e.alpha, e.s, y0, y1, dst)
+	return nil
 }
 
 // greyPixels returns an alpha plane as a grey image for AlphaModel.

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"io"
+	"slices"
 
 	"github.com/upscaler-go/upscaler/internal/imageio"
 	"github.com/upscaler-go/upscaler/nn"
@@ -94,8 +95,8 @@ func (u *Upscaler) encodeTo(ctx context.Context, model *nn.Model, w io.Writer, i
 	img := newBandImage(ctx, &patchRunner{u: u, model: model, img: rgb, plan: plan,
 		progress: opts.Progress, withOutput: opts.ProgressOutput})
 	if alpha != nil {
-		// The encoder asks whether the image is opaque before it reads a
-		// pixel, and Result.Image answers from the 8-bit alpha channel, so
+		// The PNG encoder calls Opaque before it reads a pixel, and the
+		// result must match the 8-bit alpha channel of Result.Image, so
 		// that channel is computed first.
 		if err := img.enlargeAlpha(alpha, opts.Alpha); err != nil {
 			return err
@@ -197,15 +198,15 @@ func (b *bandImage) NRGBAAt(x, y int) color.NRGBA {
 func (b *bandImage) advance(y int) *image.NRGBA {
 	// Keep the bands that overlap the 16-row strip holding y.
 	strip := y &^ 15
-	kept := b.bands[:0]
+	needed := b.bands[:0]
 	for _, band := range b.bands {
 		if band.Rect.Max.Y > strip {
-			kept = append(kept, band)
+			needed = append(needed, band)
 		} else {
 			b.spare = band
 		}
 	}
-	b.bands = kept
+	b.bands = needed
 	for b.err == nil && b.next < len(b.rows)-1 {
 		band := b.run(b.next)
 		b.next++
@@ -223,10 +224,8 @@ func (b *bandImage) advance(y int) *image.NRGBA {
 // run computes row t of patches into a band.
 func (b *bandImage) run(t int) *image.NRGBA {
 	r := b.runner
-	s := r.u.def.Scale
-	first, end := b.rows[t], b.rows[t+1]
-	keep := r.plan.patches[first].Keep
-	rect := image.Rect(0, keep.Min.Y*s, b.rect.Max.X, keep.Max.Y*s)
+	first, end, y0, y1 := b.band(t)
+	rect := image.Rect(0, y0, b.rect.Max.X, y1)
 
 	band := b.spare
 	b.spare = nil
@@ -256,50 +255,32 @@ func (b *bandImage) run(t int) *image.NRGBA {
 
 // enlargeAlpha computes the output's 8-bit alpha channel from the input's
 // alpha plane, one row of patches at a time, as Upscale and Result.Image
-// do: with a Catmull-Rom filter, or through the model as a grey image
-// (AlphaModel).
+// compute it.
 func (b *bandImage) enlargeAlpha(alpha *tensor.Tensor, mode AlphaMode) error {
 	r := b.runner
-	s := r.u.def.Scale
+	enlarger := r.u.newAlphaEnlarger(r.model, alpha, r.plan, mode)
 	w := b.rect.Dx()
 	b.alpha = make([]uint8, w*b.rect.Dy())
-	var scaler *alphaScaler
-	var grey *patchRunner
-	if mode == AlphaModel {
-		grey = &patchRunner{u: r.u, model: r.model, img: greyPixels(alpha), plan: r.plan}
-	} else {
-		scaler = newAlphaScaler(alpha, s)
-	}
 	var rows []float32
 	for t := range len(b.rows) - 1 {
-		first, end := b.rows[t], b.rows[t+1]
-		keep := r.plan.patches[first].Keep
-		y0, y1 := keep.Min.Y*s, keep.Max.Y*s
-		n := w * (y1 - y0)
-		if cap(rows) < n {
-			rows = make([]float32, n)
+		first, end, y0, y1 := b.band(t)
+		rows = slices.Grow(rows[:0], w*(y1-y0))[:w*(y1-y0)]
+		if err := enlarger.rows(b.ctx, first, end, y0, y1, rows); err != nil {
+			return err
 		}
-		rows = rows[:n]
-		if grey != nil {
-			if grey.out == nil || cap(grey.out.Data) < 3*n {
-				grey.out = tensor.New(y1-y0, w, 3)
-			}
-			grey.out = &tensor.Tensor{Shape: []int{y1 - y0, w, 3}, Data: grey.out.Data[:3*n]}
-			grey.outY0 = y0
-			for i := first; i < end; i++ {
-				if err := grey.runPatch(b.ctx, i); err != nil {
-					return err
-				}
-			}
-			greyMean(grey.out.Data, rows)
-		} else {
-			scaler.rows(y0, y1, rows)
-		}
-		pinAlpha(alpha, s, y0, y1, rows)
 		for i, v := range rows {
 			b.alpha[y0*w+i] = toUint8(v)
 			b.opaque = b.opaque && b.alpha[y0*w+i] == 255
 		}
 	}
 	return nil
+}
+
+// band returns the patches [first, end) of row t of patches and the output
+// rows [y0, y1) they cover.
+func (b *bandImage) band(t int) (first, end, y0, y1 int) {
+	s := b.runner.u.def.Scale
+	first, end = b.rows[t], b.rows[t+1]
+	keep := b.runner.plan.patches[first].Keep
+	return first, end, keep.Min.Y * s, keep.Max.Y * s
 }
