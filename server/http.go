@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/upscaler-go/upscaler"
+	"github.com/upscaler-go/upscaler/internal/autopatch"
 	"github.com/upscaler-go/upscaler/internal/imageio"
 	"github.com/upscaler-go/upscaler/message"
 	"github.com/upscaler-go/upscaler/models"
@@ -346,29 +347,10 @@ func (s *Server) parseUpscaleRequest(w http.ResponseWriter, r *http.Request) (*u
 		}
 	}
 	info.inputWidth, info.inputHeight = req.width, req.height
-	autoPatch(&req.opts, req.width, req.height, q.Get("patchSize") != "", q.Get("padding") != "")
+	if q.Get("patchSize") == "" {
+		autopatch.Apply(&req.opts, req.width, req.height, q.Get("padding") != "")
+	}
 	return req, nil
-}
-
-// Requests that give no patch size are cut into patches of autoPatchSize
-// when the input has more than autoWholeMaxPixels. One pass over a whole
-// image takes about 1.5 KB per input pixel with the default model, so the
-// largest single pass then takes about 400 MB.
-const (
-	autoWholeMaxPixels = 512 * 512
-	autoPatchSize      = 256
-)
-
-// autoPatch applies the automatic patches to opts for a w×h input, with
-// automatic padding unless the request gave one.
-func autoPatch(opts *upscaler.Options, w, h int, patchGiven, paddingGiven bool) {
-	if patchGiven || w*h <= autoWholeMaxPixels {
-		return
-	}
-	opts.PatchSize = autoPatchSize
-	if !paddingGiven {
-		opts.AutoPadding = true
-	}
 }
 
 func (req *upscaleRequest) decodeImage(b []byte, cfg Config) error {

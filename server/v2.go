@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/upscaler-go/upscaler"
+	"github.com/upscaler-go/upscaler/internal/autopatch"
 	"github.com/upscaler-go/upscaler/models"
 	"github.com/upscaler-go/upscaler/tensor"
 )
@@ -195,9 +196,10 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	_, patchGiven := req.Parameters["patch_size"]
-	_, paddingGiven := req.Parameters["padding"]
-	autoPatch(&ureq.opts, ureq.width, ureq.height, patchGiven, paddingGiven)
+	if _, patchGiven := req.Parameters["patch_size"]; !patchGiven {
+		_, paddingGiven := req.Parameters["padding"]
+		autopatch.Apply(&ureq.opts, ureq.width, ureq.height, paddingGiven)
+	}
 	info := infoFrom(r.Context())
 	info.inputWidth, info.inputHeight = ureq.width, ureq.height
 	res, err := s.upscale(ctx, ureq, nil)

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/upscaler-go/upscaler"
+	"github.com/upscaler-go/upscaler/internal/autopatch"
 	"github.com/upscaler-go/upscaler/internal/imageio"
 	"github.com/upscaler-go/upscaler/models"
 )
@@ -268,11 +269,8 @@ func runJob(ctx context.Context, u *upscaler.Upscaler, j *job, opts *upscaleOpti
 	}
 
 	// Upscale.
-	if opts.autoPatch && rec.Width*rec.Height > autoWholeMaxPixels {
-		upOpts.PatchSize = autoPatchSize
-		if !opts.paddingSet {
-			upOpts.AutoPadding = true
-		}
+	if opts.autoPatch {
+		autopatch.Apply(&upOpts, rec.Width, rec.Height, opts.paddingSet)
 	}
 	rep.start(i, n, j.name(), rec.Width, rec.Height)
 	if upOpts.PatchSize > 0 || u.Definition().InputSize > 0 {
@@ -299,15 +297,6 @@ func runJob(ctx context.Context, u *upscaler.Upscaler, j *job, opts *upscaleOpti
 	rep.done(j.output, rec.OutWidth, rec.OutHeight, time.Since(started), nil)
 	return rec, nil
 }
-
-// With --patch-size auto, images of more than autoWholeMaxPixels are cut
-// into patches of autoPatchSize. One pass needs about 1.5 KB per input
-// pixel with the default model, so the largest single pass takes about
-// 400 MB; a 256-pixel patch with its padding takes about 100 MB.
-const (
-	autoWholeMaxPixels = 512 * 512
-	autoPatchSize      = 256
-)
 
 // upscaleOptions checks the flags that tune each Upscale call and returns
 // them as upscaler.Options.
@@ -336,7 +325,7 @@ func (o *upscaleOptions) upscaleOptions() (upscaler.Options, error) {
 	}
 	if patch := u.PatchSize; patch > 0 || o.autoPatch {
 		if o.autoPatch {
-			patch = autoPatchSize
+			patch = autopatch.Size
 		}
 		if 2*u.Padding >= patch {
 			return u, usagef("invalid --padding %d for --patch-size %s: the padding must be less than half the patch size (%d)", u.Padding, o.patchSize, patch)
