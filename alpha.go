@@ -103,9 +103,9 @@ func pinAlpha(alpha *tensor.Tensor, s, y0, y1 int, dst []float32) {
 
 // alphaScaler enlarges an alpha plane by an integer factor with the
 // Catmull-Rom cubic filter, any band of output rows at a time, so that an
-// upscale written row by row needs no enlarged copy of the whole plane. At
-// the image's edges the taps that fall outside are dropped and the rest
-// renormalized.
+// upscale written row by row needs no float32 copy of the whole enlarged
+// plane. At the image's edges the taps that fall outside are dropped and
+// the rest renormalized.
 type alphaScaler struct {
 	src     []float32
 	w, s    int

@@ -132,16 +132,16 @@ type bandImage struct {
 	runner *patchRunner
 	rect   image.Rectangle
 	// rows lists, for each row of patches, the index of its first patch in
-	// the plan; a final entry holds the patch count.
+	// the plan, and ends with the patch count.
 	rows []int
 	next int // the next row of patches to run
 
 	bands []*image.NRGBA // computed bands still needed, top first
 	spare *image.NRGBA   // a dropped band whose pixels can be reused
-	err   error          // the first error; later pixels read as black
+	err   error          // the first error, after which pixels read as black
 
 	// alpha is the output's 8-bit alpha channel, one byte a pixel, or nil
-	// when the input is opaque; opaque reports whether every byte is 255.
+	// when the input is opaque. opaque reports whether every byte is 255.
 	alpha  []uint8
 	opaque bool
 }

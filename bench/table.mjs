@@ -89,7 +89,7 @@ console.log('');
 console.log(`Largest relative spread of the output mean between implementations: ${worst.diff.toExponential(1)} (${worst.label}).`);
 
 // Memory table: the patched cases of one model at several sizes. Every
-// implementation holds the input and output tensors whole (the input as
+// implementation keeps the input and output tensors whole (the input as
 // int32 or float32, the output as float32, both 4 bytes a value), so the
 // table also gives each peak less those two: the memory the patches need.
 const patched = [...cases.values()].filter((c) => c.patch > 0 && [...cases.values()].some((o) => o !== c && o.patch === c.patch && o.model === c.model && o.scale === c.scale && o.size !== c.size && (o.size >= 1024 || c.size >= 1024)));

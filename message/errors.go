@@ -25,7 +25,7 @@ type DecodeError struct {
 	// Err describes what is wrong with the message.
 	Err error
 
-	// Advice, when set, tells the program that set the Limits what to
+	// Advice, when set, names what the program that set the Limits can
 	// change, such as "raise Limits.MaxPixels". A service that sets its
 	// limits from its own settings builds its replies from Err instead.
 	Advice string

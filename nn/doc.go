@@ -11,8 +11,8 @@
 // be written in place gets one buffer, and its inputs write straight into
 // their channel ranges of it, so a dense block of convolutions never copies
 // its growing feature map. Buffers are returned to a per-model pool as soon
-// as their last reader has run, and pools are reused by later calls, so
-// memory per call is bounded by the largest set of live feature maps and
+// as their last reader has run, and later calls reuse the pool. Memory per
+// call is therefore bounded by the largest set of live feature maps, and it
 // does not grow from call to call.
 //
 // Feature maps are Views: a height × width grid of pixels, each pixel a run

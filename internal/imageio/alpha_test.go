@@ -159,8 +159,8 @@ func BenchmarkHasAlphaNRGBA(b *testing.B) {
 	}
 }
 
-// lazyImage is an image whose pixels must not be read: it knows it is
-// opaque without looking at them.
+// lazyImage is an image whose pixels must not be read: its Opaque method
+// reports whether it is opaque.
 type lazyImage struct{ opaque bool }
 
 func (lazyImage) ColorModel() color.Model { return color.NRGBAModel }
